@@ -21,14 +21,19 @@ Rule = Callable[[Any, str], tuple[str, str, str] | None]
 class LazyStatus:
     """Data descriptor replacing a plain status attribute on a moto model."""
 
-    def __init__(self, attr: str, rule: Rule) -> None:
+    def __init__(self, attr: str, rule: Rule, fallback: str | None = None) -> None:
         self.attr = attr
         self.slot = f"_ib_{attr}"
         self.rule = rule
+        self.fallback = fallback
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
+        if self.slot not in obj.__dict__ and self.fallback is not None:
+            # moto wrote its own private attribute directly (e.g. DBCluster._status).
+            value = obj.__dict__.get(self.fallback)
+            return "available" if value == "creating" else value
         value = obj.__dict__.get(self.slot)
         if isinstance(value, clock.Transition):
             return value.current()

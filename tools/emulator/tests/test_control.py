@@ -81,13 +81,13 @@ def test_ec2_throttling_30_percent_standard_retries_succeed(emu: Server) -> None
     emu.control("POST", "/_ironbark/faults", rule)
     assert emu.control("GET", "/_ironbark/faults")[0]["throttle"] == 0.3
     ec2 = emu.client("ec2", retries={"mode": "standard", "total_max_attempts": 10})
-    for _ in range(30):
+    for _ in range(15):
         ec2.describe_vpcs()
     entries = emu.control("GET", "/_ironbark/log")["entries"]
     throttled = [e for e in entries if e["fault"] == "throttle"]
     assert throttled, "expected some throttled attempts"
     assert all(e["status"] == 503 for e in throttled)
-    assert len([e for e in entries if e["status"] == 200]) == 30
+    assert len([e for e in entries if e["status"] == 200]) == 15
     assert emu.control("GET", "/_ironbark/log/summary")["faults"] == len(throttled)
 
 
