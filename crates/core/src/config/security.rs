@@ -1,0 +1,71 @@
+//! Security rules checked at validate time. In a production profile a violation is an error;
+//! elsewhere a warning. Each rule carries the Checkov id it corresponds to.
+
+use super::model::StackConfig;
+
+/// One violated rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The Checkov id (`CKV_AWS_16`).
+    pub rule: &'static str,
+    /// The key path that violates it.
+    pub path: &'static str,
+    /// What the rule requires.
+    pub message: &'static str,
+}
+
+/// Checks the rules that apply to the configured layers.
+#[must_use]
+pub fn check(cfg: &StackConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut rule = |violated: bool, rule, path, message| {
+        if violated {
+            out.push(Finding {
+                rule,
+                path,
+                message,
+            });
+        }
+    };
+    let net = &cfg.networking;
+    rule(
+        net.enabled && !net.flow_logs,
+        "CKV2_AWS_11",
+        "networking.flow_logs",
+        "every VPC must have flow logs",
+    );
+    let db = &cfg.database;
+    if db.enabled {
+        rule(
+            !db.storage_encrypted,
+            "CKV_AWS_16",
+            "database.storage_encrypted",
+            "RDS storage must be encrypted",
+        );
+        rule(
+            db.publicly_accessible,
+            "CKV_AWS_17",
+            "database.publicly_accessible",
+            "RDS must not be publicly accessible",
+        );
+        rule(
+            !db.deletion_protection,
+            "CKV_AWS_293",
+            "database.deletion_protection",
+            "RDS must have deletion protection",
+        );
+        rule(
+            !db.multi_az,
+            "CKV_AWS_157",
+            "database.multi_az",
+            "RDS must be Multi-AZ",
+        );
+        rule(
+            db.backup_retention_days < 7,
+            "CKV_AWS_133",
+            "database.backup_retention_days",
+            "RDS backups must be kept at least 7 days",
+        );
+    }
+    out
+}

@@ -1,0 +1,41 @@
+//! Ironbark core: what every domain crate builds on.
+//!
+//! - [`Context`]: one `SdkConfig` (region, credentials chain, endpoint override, retries tuned
+//!   for control planes, timeouts), stack and environment, tags, plan/apply mode, a reporter,
+//!   per-service concurrency caps. Clients come from [`sdk_client!`], which installs the
+//!   plan-mode [`guard::WriteGuard`] and the [`recorder::RequestRecorder`].
+//! - [`config`]: layered, validated stack configuration with errors naming key and file.
+//! - [`plan`]: the change model (`+ ~ - !` with field diffs) and its renderings.
+//! - [`naming`]: deterministic physical names and client tokens.
+//! - [`retry`] and [`wait`]: bounded eventual-consistency retries and status waiters.
+//! - [`report`]: progress events.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), ironbark_core::CoreError> {
+//! use ironbark_core::{Context, Mode};
+//! let ctx = Context::builder("shop", "dev").region("eu-west-1").mode(Mode::Plan).build().await;
+//! let account = ironbark_core::account::check_account(&ctx, Some("123456789012")).await?;
+//! println!("planning {} in {account}", ctx.stack());
+//! # Ok(()) }
+//! ```
+
+pub mod account;
+pub mod config;
+mod context;
+mod error;
+pub mod guard;
+pub mod naming;
+pub mod ops;
+pub mod plan;
+pub mod recorder;
+pub mod report;
+pub mod retry;
+pub mod tags;
+pub mod wait;
+
+pub use context::{Context, ContextBuilder, DEFAULT_CONCURRENCY};
+pub use error::{BoxedSdkError, CoreError};
+pub use guard::Mode;
+pub use plan::{Change, FieldDiff, Plan, ResourceChange};
+pub use report::{Event, Reporter, SharedReporter};
+pub use tags::Tags;

@@ -1,0 +1,295 @@
+//! The composition: which layers (domain crates) a stack has, what each needs from the
+//! others, and the executor that runs them concurrently as soon as their dependencies are
+//! done (deploy), or in reverse order (destroy). Outputs of one layer reach the next as plain
+//! typed values through [`Outputs`] (DESIGN invariant 1: domain crates never call each other).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use ironbark_core::config::StackConfig;
+use ironbark_core::{Context, Plan};
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+/// Outputs of a run: `layer.key -> value` (ids, ARNs, endpoints; never secret values).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outputs(pub BTreeMap<String, String>);
+
+impl Outputs {
+    /// One output value.
+    #[allow(dead_code)] // read by layers once domain crates register.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// What a run does to every layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Observe and converge (plan mode when the context is in plan mode).
+    Converge,
+    /// Tear down.
+    Destroy {
+        /// Delete protected (stateful, deletion-protected) resources too.
+        allow_protected: bool,
+    },
+}
+
+/// What one layer returns.
+#[derive(Debug, Default)]
+pub struct LayerResult {
+    /// Its changes.
+    pub plan: Plan,
+    /// Its outputs, keys without the layer prefix.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The future a layer returns.
+pub type LayerFuture = Pin<Box<dyn Future<Output = anyhow::Result<LayerResult>> + Send>>;
+
+/// One domain layer of the composition.
+pub trait Layer: Send + Sync {
+    /// Its name (`networking`); outputs are prefixed with it.
+    fn name(&self) -> &'static str;
+    /// The layers whose outputs it needs.
+    fn depends_on(&self) -> &'static [&'static str];
+    /// Runs the layer with the outputs of the layers it depends on.
+    fn run(&self, ctx: Context, inputs: Outputs, action: Action) -> LayerFuture;
+}
+
+/// The layers of a stack, from its configuration. Domain crates register here as their
+/// `ensure_*` functions land; a layer whose section says `enabled = false` is left out.
+pub fn layers(_cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
+    Vec::new()
+}
+
+/// The dependency edges among `layers` (`(from, to)`: `to` needs `from`).
+pub fn edges(layers: &[Arc<dyn Layer>]) -> Vec<(&'static str, &'static str)> {
+    let names: BTreeSet<&str> = layers.iter().map(|l| l.name()).collect();
+    layers
+        .iter()
+        .flat_map(|l| {
+            l.depends_on()
+                .iter()
+                .filter(|d| names.contains(**d))
+                .map(move |d| (*d, l.name()))
+        })
+        .collect()
+}
+
+/// Runs every layer, each as soon as what it depends on is done (for destroy: as soon as
+/// everything depending on it is gone), concurrently otherwise. Stops starting new layers at
+/// the first failure and returns it after the running ones finish.
+pub async fn execute(
+    ctx: &Context,
+    layers: Vec<Arc<dyn Layer>>,
+    action: Action,
+) -> anyhow::Result<(Plan, Outputs)> {
+    let names: BTreeSet<&'static str> = layers.iter().map(|l| l.name()).collect();
+    // For each layer, the layers that must finish before it starts.
+    let before: BTreeMap<&'static str, BTreeSet<&'static str>> = layers
+        .iter()
+        .map(|l| {
+            let set = match action {
+                Action::Converge => l
+                    .depends_on()
+                    .iter()
+                    .copied()
+                    .filter(|d| names.contains(d))
+                    .collect(),
+                Action::Destroy { .. } => layers
+                    .iter()
+                    .filter(|o| o.depends_on().contains(&l.name()))
+                    .map(|o| o.name())
+                    .collect(),
+            };
+            (l.name(), set)
+        })
+        .collect();
+    let mut pending: BTreeMap<&'static str, Arc<dyn Layer>> =
+        layers.into_iter().map(|l| (l.name(), l)).collect();
+    let mut finished: BTreeSet<&'static str> = BTreeSet::new();
+    let mut outputs = Outputs::default();
+    let mut plan = Plan::default();
+    let mut running = JoinSet::new();
+    let mut failure: Option<anyhow::Error> = None;
+    loop {
+        if failure.is_none() {
+            let ready: Vec<&'static str> = pending
+                .keys()
+                .copied()
+                .filter(|n| before[n].iter().all(|d| finished.contains(d)))
+                .collect();
+            for name in ready {
+                let layer = pending
+                    .remove(name)
+                    .ok_or_else(|| anyhow!("layer {name} vanished"))?;
+                let fut = layer.run(ctx.clone(), outputs.clone(), action);
+                running.spawn(async move { (name, fut.await) });
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (name, result) = joined.map_err(|e| anyhow!("a layer task panicked: {e}"))?;
+        match result {
+            Ok(r) => {
+                plan.extend(r.plan);
+                outputs.0.extend(
+                    r.outputs
+                        .into_iter()
+                        .map(|(k, v)| (format!("{name}.{k}"), v)),
+                );
+                finished.insert(name);
+            }
+            Err(e) if failure.is_none() => {
+                failure = Some(e.context(format!("layer {name} failed")))
+            }
+            Err(e) => eprintln!("error: layer {name} also failed: {e:#}"),
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !pending.is_empty() {
+        bail!(
+            "dependency cycle among layers: {}",
+            pending.keys().copied().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok((plan, outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    struct Fake {
+        name: &'static str,
+        deps: &'static [&'static str],
+        log: Arc<Mutex<Vec<String>>>,
+        fail: bool,
+    }
+
+    impl Layer for Fake {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn depends_on(&self) -> &'static [&'static str] {
+            self.deps
+        }
+        fn run(&self, _ctx: Context, inputs: Outputs, _action: Action) -> LayerFuture {
+            let (name, log, fail) = (self.name, self.log.clone(), self.fail);
+            Box::pin(async move {
+                log.lock()
+                    .unwrap()
+                    .push(format!("start {name} seeing {}", inputs.0.len()));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                log.lock().unwrap().push(format!("end {name}"));
+                if fail {
+                    bail!("boom");
+                }
+                Ok(LayerResult {
+                    plan: Plan::default(),
+                    outputs: [("id".to_owned(), name.to_owned())].into(),
+                })
+            })
+        }
+    }
+
+    fn fake(
+        name: &'static str,
+        deps: &'static [&'static str],
+        log: &Arc<Mutex<Vec<String>>>,
+    ) -> Arc<dyn Layer> {
+        Arc::new(Fake {
+            name,
+            deps,
+            log: log.clone(),
+            fail: false,
+        })
+    }
+
+    async fn ctx() -> Context {
+        Context::builder("t", "dev")
+            .endpoint_url("http://127.0.0.1:9")
+            .build()
+            .await
+    }
+
+    #[tokio::test]
+    async fn converge_runs_dependencies_first_and_independents_together() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let layers = vec![
+            fake("database", &["networking", "identity"], &log),
+            fake("networking", &[], &log),
+            fake("identity", &[], &log),
+        ];
+        let (_, outputs) = execute(&ctx().await, layers, Action::Converge)
+            .await
+            .unwrap();
+        let log = log.lock().unwrap().clone();
+        // identity and networking start before either ends; database starts after both end.
+        assert!(log[..2].iter().all(|l| l.starts_with("start")), "{log:?}");
+        assert_eq!(log[4], "start database seeing 2");
+        assert_eq!(outputs.get("database.id"), Some("database"));
+        assert_eq!(outputs.get("networking.id"), Some("networking"));
+    }
+
+    #[tokio::test]
+    async fn destroy_runs_in_reverse() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let layers = vec![
+            fake("networking", &[], &log),
+            fake("database", &["networking"], &log),
+        ];
+        execute(
+            &ctx().await,
+            layers,
+            Action::Destroy {
+                allow_protected: false,
+            },
+        )
+        .await
+        .unwrap();
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log[0], "start database seeing 0");
+        assert_eq!(log[2], "start networking seeing 1");
+    }
+
+    #[tokio::test]
+    async fn a_failure_stops_dependents_and_is_returned() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let layers: Vec<Arc<dyn Layer>> = vec![
+            Arc::new(Fake {
+                name: "networking",
+                deps: &[],
+                log: log.clone(),
+                fail: true,
+            }),
+            fake("database", &["networking"], &log),
+        ];
+        let err = execute(&ctx().await, layers, Action::Converge)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("layer networking failed: boom"));
+        assert!(!log.lock().unwrap().iter().any(|l| l.contains("database")));
+    }
+
+    #[tokio::test]
+    async fn cycles_are_reported() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let layers = vec![fake("a", &["b"], &log), fake("b", &["a"], &log)];
+        let err = execute(&ctx().await, layers, Action::Converge)
+            .await
+            .unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("dependency cycle among layers: a, b"));
+    }
+}

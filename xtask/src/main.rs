@@ -1,0 +1,39 @@
+//! The Ironbark CLI, run as `cargo xtask <command>`: parses flags and dispatches with one
+//! `match`; each command lives in its own module.
+
+mod compose;
+mod emulator;
+mod flags;
+mod graph;
+mod render;
+mod run;
+mod test;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::flags::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate => validate::run(&cli.global),
+        Command::Plan => run::plan(&cli.global).await,
+        Command::Deploy => run::deploy(&cli.global).await,
+        Command::Destroy(args) => run::destroy(&cli.global, args).await,
+        Command::Outputs => run::outputs(&cli.global).await,
+        Command::Graph(args) => graph::run(&cli.global, args),
+        Command::Emulator(args) => emulator::run(args),
+        Command::Test(args) => test::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

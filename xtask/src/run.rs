@@ -1,0 +1,205 @@
+//! `plan`, `deploy`, `destroy` and `outputs`: load the configuration, build the context (the
+//! emulator with `--local`), check the account guard, run the composition.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use ironbark_core::config::Loaded;
+use ironbark_core::{Context, Mode, Plan, Tags};
+use ironbark_testkit::{Emulator, EmulatorOptions, Venv};
+
+use crate::compose::{self, Action, Outputs};
+use crate::flags::{DestroyArgs, Global};
+use crate::render::Progress;
+use crate::validate;
+
+/// The emulator's URL, starting it in the background when it is not running.
+pub fn local_endpoint() -> anyhow::Result<String> {
+    if let Some(state) = Emulator::running() {
+        return Ok(state.url);
+    }
+    eprintln!("ironbark: starting the local emulator");
+    let venv = Venv::ensure()?;
+    let state = Emulator::start_detached(
+        &venv,
+        &EmulatorOptions {
+            port: None,
+            time_scale: Some("0.01".into()),
+        },
+    )?;
+    eprintln!(
+        "ironbark: emulator running at {} (stop it with `cargo xtask emulator stop`)",
+        state.url
+    );
+    Ok(state.url)
+}
+
+struct Session {
+    loaded: Loaded,
+    ctx: Context,
+    progress: Arc<Progress>,
+    local: bool,
+}
+
+async fn session(global: &Global) -> anyhow::Result<Session> {
+    let loaded = validate::load(global)?;
+    let cfg = &loaded.config;
+    let progress = Arc::new(Progress::new(global.json));
+    let mut builder = Context::builder(cfg.stack.clone(), loaded.profile.clone())
+        .region(cfg.region.clone())
+        .tags(Tags::standard(
+            &cfg.project,
+            &loaded.profile,
+            &cfg.owner,
+            &cfg.cost_center,
+            &cfg.stack,
+        ))
+        .reporter(progress.clone())
+        .mode(Mode::Plan);
+    let endpoint = if global.local {
+        Some(local_endpoint()?)
+    } else {
+        global.endpoint_url.clone()
+    };
+    let local = endpoint.is_some();
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    let ctx = builder.build().await;
+    let account = ironbark_core::account::check_account(&ctx, cfg.account_id.as_deref())
+        .await
+        .context("account guard")?;
+    progress.println(&format!(
+        "ironbark: stack {} profile {} in account {account} ({}){}",
+        cfg.stack,
+        loaded.profile,
+        ctx.region(),
+        if local { ", local emulator" } else { "" }
+    ));
+    Ok(Session {
+        loaded,
+        ctx,
+        progress,
+        local,
+    })
+}
+
+fn print_plan(global: &Global, plan: &Plan) {
+    if global.json {
+        println!("{}", plan.to_json());
+    } else {
+        print!("{}", plan.render_human());
+    }
+}
+
+fn print_outputs(global: &Global, outputs: &Outputs, s: &Session) {
+    let mut all = outputs.0.clone();
+    all.insert("stack".into(), s.loaded.config.stack.clone());
+    all.insert("env".into(), s.loaded.profile.clone());
+    all.insert("region".into(), s.ctx.region().to_owned());
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else {
+        println!("Outputs:");
+        let width = all.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in &all {
+            println!("  {k:width$}  {v}");
+        }
+    }
+}
+
+fn confirm(global: &Global, s: &Session, what: &str) -> anyhow::Result<bool> {
+    if global.yes || s.local {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("{what} needs confirmation and stdin is not a terminal: pass --yes");
+    }
+    eprint!(
+        "{what} stack {} profile {}? Only 'yes' is accepted: ",
+        s.loaded.config.stack, s.loaded.profile
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+pub async fn plan(global: &Global) -> anyhow::Result<ExitCode> {
+    let s = session(global).await?;
+    let layers = compose::layers(&s.loaded.config);
+    let (plan, _) = compose::execute(&s.ctx, layers, Action::Converge).await?;
+    s.progress.finish();
+    print_plan(global, &plan);
+    Ok(if plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub async fn deploy(global: &Global) -> anyhow::Result<ExitCode> {
+    let s = session(global).await?;
+    let (plan, outputs) =
+        compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
+    s.progress.finish();
+    print_plan(global, &plan);
+    if plan.has_refusals() {
+        bail!("the plan has refused changes (marked !): nothing was applied");
+    }
+    if !plan.has_changes() {
+        print_outputs(global, &outputs, &s);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !confirm(global, &s, "Deploy")? {
+        eprintln!("Nothing applied.");
+        return Ok(ExitCode::from(1));
+    }
+    s.ctx.set_mode(Mode::Apply);
+    let (applied, outputs) =
+        compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
+    s.progress.finish();
+    let summary = applied.summary();
+    eprintln!(
+        "Applied: {} created, {} updated, {} deleted ({} API calls, {} writes).",
+        summary.create,
+        summary.update,
+        summary.delete,
+        s.ctx.recorder().summary().reads + s.ctx.recorder().summary().writes,
+        s.ctx.recorder().summary().writes
+    );
+    print_outputs(global, &outputs, &s);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn destroy(global: &Global, args: &DestroyArgs) -> anyhow::Result<ExitCode> {
+    let s = session(global).await?;
+    let action = Action::Destroy {
+        allow_protected: args.allow_protected,
+    };
+    let (plan, _) = compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
+    s.progress.finish();
+    print_plan(global, &plan);
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !confirm(global, &s, "Destroy")? {
+        eprintln!("Nothing destroyed.");
+        return Ok(ExitCode::from(1));
+    }
+    s.ctx.set_mode(Mode::Apply);
+    compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
+    s.progress.finish();
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn outputs(global: &Global) -> anyhow::Result<ExitCode> {
+    let s = session(global).await?;
+    let (_, outputs) =
+        compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
+    s.progress.finish();
+    print_outputs(global, &outputs, &s);
+    Ok(ExitCode::SUCCESS)
+}
