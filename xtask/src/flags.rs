@@ -21,7 +21,7 @@ pub struct Global {
     #[arg(long, global = true, env = "IRONBARK_ENV", default_value = "dev")]
     pub env: String,
     /// The stack file (default: ironbark.toml here or in a parent directory).
-    #[arg(long, global = true, env = "IRONBARK_STACK")]
+    #[arg(long, global = true, env = "IRONBARK_STACK_FILE")]
     pub stack: Option<PathBuf>,
     /// Use the local emulator (started when not running).
     #[arg(long, global = true, conflicts_with = "endpoint_url")]

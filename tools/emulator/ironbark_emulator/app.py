@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from urllib.parse import parse_qs
 import sys
 import time
 import traceback
@@ -21,6 +22,15 @@ from ironbark_emulator.errors import Response, error_response, server_error_code
 from ironbark_emulator.faults import FaultRule, FaultTable
 from ironbark_emulator.ops import identify
 from ironbark_emulator.reqlog import RequestLog
+
+
+def access_key_of(environ: dict[str, Any]) -> str | None:
+    """The access key id of a SigV4-signed request (`Credential=AKID/date/region/...`)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    if marker not in auth:
+        return None
+    return auth.split(marker, 1)[1].split("/", 1)[0] or None
 
 WSGIApp = Any
 
@@ -67,7 +77,8 @@ class IronbarkApp:
                                   sender=False)
         else:
             resp = self._dispatch(environ, body, info)
-        self.log.add(info.service, info.operation, info.op_class, resp.status, fault, started)
+        self.log.add(info.service, info.operation, info.op_class, resp.status, fault, started,
+                     access_key_of(environ))
         return self._send(resp, start_response)
 
     # ------------------------------------------------------------- helpers
@@ -160,10 +171,11 @@ class IronbarkApp:
                 elif method == "DELETE":
                     self.faults.clear()
                 return Response.json(200, self.faults.list())
+            key = parse_qs(environ.get("QUERY_STRING", "")).get("access_key", [None])[0]
             if path == "/_ironbark/log":
-                return Response.json(200, {"entries": self.log.entries()})
+                return Response.json(200, {"entries": self.log.entries(key)})
             if path == "/_ironbark/log/summary":
-                return Response.json(200, self.log.summary())
+                return Response.json(200, self.log.summary(key))
             if path == "/_ironbark/log/reset" and method == "POST":
                 self.log.reset()
                 return Response.json(200, {"ok": True})

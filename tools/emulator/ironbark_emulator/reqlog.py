@@ -19,8 +19,10 @@ class RequestLog:
         self._lock = threading.Lock()
 
     def add(self, service: str, operation: str, op_class: str, status: int,
-            fault: str | None, started: float | None = None) -> None:
-        """Record one operation."""
+            fault: str | None, started: float | None = None,
+            access_key: str | None = None) -> None:
+        """Record one operation (with the caller's access key id, so that tests running
+        concurrently can each read their own requests)."""
         with self._lock:
             self._seq += 1
             self._entries.append({
@@ -31,21 +33,22 @@ class RequestLog:
                 "time": round(started if started is not None else time.time(), 3),
                 "status": status,
                 "fault": fault,
+                "access_key": access_key,
             })
 
-    def entries(self) -> list[dict[str, Any]]:
-        """A copy of all entries, oldest first."""
+    def entries(self, access_key: str | None = None) -> list[dict[str, Any]]:
+        """A copy of all entries (of one access key id when given), oldest first."""
         with self._lock:
-            return list(self._entries)
+            return [e for e in self._entries if access_key is None or e.get("access_key") == access_key]
 
     def reset(self) -> None:
         """Forget all entries (sequence numbers keep counting up)."""
         with self._lock:
             self._entries.clear()
 
-    def summary(self) -> dict[str, Any]:
-        """Totals and per-operation counts."""
-        entries = self.entries()
+    def summary(self, access_key: str | None = None) -> dict[str, Any]:
+        """Totals and per-operation counts (of one access key id when given)."""
+        entries = self.entries(access_key)
         by_op: dict[str, dict[str, Any]] = {}
         reads = writes = faults = 0
         for e in entries:

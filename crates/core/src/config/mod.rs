@@ -19,16 +19,8 @@ pub use security::Finding;
 pub use validate::{parse_vpc_cidr, validate, Problem};
 
 /// Environment variables with the `IRONBARK_` prefix that are not configuration keys (the
-/// CLI's own flags and the test harness's endpoints).
-const RESERVED_ENV: &[&str] = &[
-    "env",
-    "stack",
-    "local",
-    "endpoint_url",
-    "json",
-    "yes",
-    "log",
-];
+/// CLI's own flags, the harness's Python and endpoints). `IRONBARK_STACK` is the `stack` key.
+const RESERVED_ENV: &[&str] = &["env", "stack_file", "endpoint_url", "python"];
 
 /// What to load.
 #[derive(Debug, Clone)]
@@ -168,7 +160,9 @@ fn figment(opts: &LoadOptions) -> Figment {
             Env::prefixed("IRONBARK_")
                 .split("__")
                 .filter(|k| {
-                    !RESERVED_ENV.contains(&k.as_str()) && !k.as_str().starts_with("testkit")
+                    // Keys keep the environment's case: compare lower-cased.
+                    let key = k.as_str().to_ascii_lowercase();
+                    !RESERVED_ENV.contains(&key.as_str()) && !key.starts_with("testkit")
                 })
                 .global(),
         );
@@ -344,3 +338,6 @@ pub fn find_upwards(start: &Path, name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,401 @@
+//! Tests of loading and validation: precedence with `figment::Jail`, and properties over
+//! generated configurations.
+
+use figment::Jail;
+use proptest::prelude::*;
+
+use super::*;
+
+fn base() -> StackConfig {
+    StackConfig {
+        stack: "shop".into(),
+        project: "shop".into(),
+        owner: "platform".into(),
+        cost_center: "cc-1".into(),
+        region: "eu-west-1".into(),
+        account_id: None,
+        production: None,
+        az_count: 3,
+        networking: NetworkingConfig {
+            enabled: true,
+            vpc_cidr: "10.2.0.0/16".into(),
+            nat_gateways: 3,
+            flow_logs: true,
+        },
+        database: DatabaseConfig {
+            enabled: true,
+            engine_version: "16.4".into(),
+            instance_class: "db.t3.medium".into(),
+            allocated_storage_gb: 100,
+            multi_az: true,
+            backup_retention_days: 7,
+            deletion_protection: true,
+            storage_encrypted: true,
+            publicly_accessible: false,
+            cache: CacheConfig {
+                enabled: true,
+                node_type: "cache.t3.medium".into(),
+                nodes: 3,
+            },
+        },
+    }
+}
+
+/// A stack file with `cfg` as `[default]` and the given profile tables (TOML fragments).
+fn stack_file(cfg: &StackConfig, profiles: &[(&str, &str)]) -> String {
+    let mut text = String::new();
+    let body = toml::to_string(cfg).unwrap();
+    // Re-root every table of the serialized config under [default].
+    for line in body.lines() {
+        if let Some(table) = line.strip_prefix('[') {
+            text.push_str(&format!("[default.{table}\n"));
+        } else {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let text = format!("[default]\n{text}");
+    profiles.iter().fold(text, |acc, (name, body)| {
+        format!("{acc}\n[{name}]\n{body}\n")
+    })
+}
+
+fn load_in_jail(
+    file: &str,
+    profile: &str,
+    env: &[(&str, &str)],
+    sets: &[(&str, &str)],
+) -> Result<Loaded, ConfigErrors> {
+    let mut out = None;
+    Jail::expect_with(|jail| {
+        jail.create_file("ironbark.toml", file)?;
+        for (k, v) in env {
+            jail.set_env(k, v);
+        }
+        let mut opts = LoadOptions::new(jail.directory().join("ironbark.toml"), profile);
+        for (k, v) in sets {
+            opts = opts.set(k, v);
+        }
+        out = Some(load(&opts));
+        Ok(())
+    });
+    out.unwrap()
+}
+
+#[test]
+fn precedence_default_profile_env_flags() {
+    let file = stack_file(
+        &base(),
+        &[
+            ("dev", "az_count = 2\nnetworking.nat_gateways = 1"),
+            ("prod", ""),
+        ],
+    );
+    let dev = load_in_jail(&file, "dev", &[], &[]).unwrap();
+    assert_eq!(
+        dev.config.az_count, 2,
+        "the profile table overrides [default]"
+    );
+    assert_eq!(
+        dev.config.networking.vpc_cidr, "10.2.0.0/16",
+        "unset keys come from [default]"
+    );
+    assert!(!dev.production);
+
+    let env = load_in_jail(
+        &file,
+        "dev",
+        &[
+            ("IRONBARK_NETWORKING__NAT_GATEWAYS", "2"),
+            ("IRONBARK_AZ_COUNT", "2"),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        env.config.networking.nat_gateways, 2,
+        "environment overrides the profile"
+    );
+
+    let flags = load_in_jail(
+        &file,
+        "dev",
+        &[("IRONBARK_AZ_COUNT", "2")],
+        &[
+            ("az_count", "1"),
+            ("networking.nat_gateways", "1"),
+            ("database.multi_az", "false"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(flags.config.az_count, 1, "--set overrides the environment");
+
+    let prod = load_in_jail(&file, "prod", &[], &[]).unwrap();
+    assert!(prod.production, "the profile named prod is production");
+}
+
+#[test]
+fn reserved_environment_variables_are_not_config_keys() {
+    let file = stack_file(&base(), &[("dev", "")]);
+    let env = [
+        ("IRONBARK_ENV", "dev"),
+        ("IRONBARK_TESTKIT_EMULATOR_URL", "http://x"),
+        ("IRONBARK_STACK_FILE", "f.toml"),
+        ("IRONBARK_PYTHON", "python3"),
+    ];
+    if let Err(e) = load_in_jail(&file, "dev", &env, &[]) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn errors_name_key_file_and_table() {
+    let file = stack_file(
+        &base(),
+        &[(
+            "prod",
+            "networking.vpc_cidr = \"10.0.0.0/33\"\ndatabase.allocated_storage_gb = 5",
+        )],
+    );
+    let err = load_in_jail(&file, "prod", &[], &[]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("networking.vpc_cidr (from ironbark.toml [prod])"),
+        "{text}"
+    );
+    assert!(
+        text.contains("database.allocated_storage_gb (from ironbark.toml [prod]): 5 GB"),
+        "{text}"
+    );
+    assert!(text.lines().count() <= 24, "more than a screen: {text}");
+}
+
+#[test]
+fn unknown_profile_lists_the_known_ones() {
+    let file = stack_file(&base(), &[("dev", ""), ("prod", "")]);
+    let err = load_in_jail(&file, "nope", &[], &[]).unwrap_err();
+    assert!(err.mentions("--env"));
+    assert!(err.to_string().contains("declares: dev, prod"), "{err}");
+}
+
+#[test]
+fn security_rules_fail_prod_and_warn_elsewhere() {
+    let mut cfg = base();
+    cfg.database.storage_encrypted = false;
+    let file = stack_file(&cfg, &[("dev", ""), ("prod", "")]);
+    let dev = load_in_jail(&file, "dev", &[], &[]).unwrap();
+    assert!(dev.warnings.iter().any(|w| w.rule == "CKV_AWS_16"));
+    let err = load_in_jail(&file, "prod", &[], &[]).unwrap_err();
+    assert!(err.to_string().contains("CKV_AWS_16"), "{err}");
+}
+
+#[test]
+fn the_shipped_stack_file_has_seed_001s_numbers() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ironbark.toml");
+    let get = |profile: &str| {
+        let mut opts = LoadOptions::new(&file, profile);
+        opts.use_env = false;
+        load(&opts).unwrap_or_else(|e| panic!("{e}")).config
+    };
+    let (dev, staging, prod) = (get("dev"), get("staging"), get("prod"));
+    let row = |c: &StackConfig| {
+        (
+            c.networking.vpc_cidr.clone(),
+            c.az_count,
+            c.networking.nat_gateways,
+            c.database.instance_class.clone(),
+            c.database.allocated_storage_gb,
+            c.database.multi_az,
+            c.database.cache.node_type.clone(),
+            c.database.cache.nodes,
+        )
+    };
+    assert_eq!(
+        row(&dev),
+        (
+            "10.0.0.0/16".into(),
+            2,
+            1,
+            "db.t3.micro".into(),
+            20,
+            false,
+            "cache.t3.micro".into(),
+            1
+        )
+    );
+    assert_eq!(
+        row(&staging),
+        (
+            "10.1.0.0/16".into(),
+            3,
+            3,
+            "db.t3.small".into(),
+            50,
+            false,
+            "cache.t3.small".into(),
+            2
+        )
+    );
+    assert_eq!(
+        row(&prod),
+        (
+            "10.2.0.0/16".into(),
+            3,
+            3,
+            "db.t3.medium".into(),
+            100,
+            true,
+            "cache.t3.medium".into(),
+            3
+        )
+    );
+}
+
+/// Valid configurations (production-safe, so they load in any profile).
+fn valid_config() -> impl Strategy<Value = StackConfig> {
+    (
+        1u8..=6,
+        0u8..3,
+        0u8..=255,
+        16u8..=24,
+        20u32..=65_536,
+        7u8..=35,
+        1u8..=6,
+        "[a-z][a-z0-9-]{0,20}",
+    )
+        .prop_map(
+            |(az, nat_kind, second_octet, prefix, storage, backups, nodes, stack)| {
+                let mut cfg = base();
+                cfg.stack = stack;
+                cfg.az_count = az.max(2);
+                cfg.networking.nat_gateways = [0, 1, cfg.az_count][usize::from(nat_kind)];
+                let net =
+                    ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, second_octet, 0, 0), prefix)
+                        .unwrap()
+                        .trunc();
+                cfg.networking.vpc_cidr = net.to_string();
+                cfg.database.allocated_storage_gb = storage;
+                cfg.database.backup_retention_days = backups;
+                cfg.database.cache.nodes = nodes;
+                cfg
+            },
+        )
+}
+
+/// One kind of invalid change, and the key path its error must name.
+#[derive(Debug, Clone)]
+enum Breakage {
+    CidrPrefix(u8),
+    CidrHostBits,
+    CidrPublic,
+    NatMismatch,
+    StorageTooSmall(u32),
+    AzCount(u8),
+    UnknownKey,
+    InstanceClass,
+    CacheNodes(u8),
+}
+
+fn breakage() -> impl Strategy<Value = Breakage> {
+    prop_oneof![
+        prop_oneof![0u8..16, 25u8..=40].prop_map(Breakage::CidrPrefix),
+        Just(Breakage::CidrHostBits),
+        Just(Breakage::CidrPublic),
+        Just(Breakage::NatMismatch),
+        (0u32..20).prop_map(Breakage::StorageTooSmall),
+        prop_oneof![Just(0u8), 7u8..=255].prop_map(Breakage::AzCount),
+        Just(Breakage::UnknownKey),
+        Just(Breakage::InstanceClass),
+        prop_oneof![Just(0u8), 7u8..=255].prop_map(Breakage::CacheNodes),
+    ]
+}
+
+/// The profile table that breaks a config, and the key path the error must name.
+fn break_it(cfg: &StackConfig, b: &Breakage) -> (String, &'static str) {
+    match b {
+        Breakage::CidrPrefix(p) => (
+            format!("networking.vpc_cidr = \"10.0.0.0/{p}\""),
+            "networking.vpc_cidr",
+        ),
+        Breakage::CidrHostBits => (
+            "networking.vpc_cidr = \"10.0.0.1/16\"".into(),
+            "networking.vpc_cidr",
+        ),
+        Breakage::CidrPublic => (
+            "networking.vpc_cidr = \"8.8.0.0/16\"".into(),
+            "networking.vpc_cidr",
+        ),
+        Breakage::NatMismatch => {
+            let n = if cfg.az_count == 2 { 3 } else { 2 };
+            (
+                format!(
+                    "networking.nat_gateways = {n}\naz_count = {}",
+                    cfg.az_count.max(3) + u8::from(cfg.az_count == 2)
+                ),
+                "networking.nat_gateways",
+            )
+        }
+        Breakage::StorageTooSmall(gb) => (
+            format!("database.allocated_storage_gb = {gb}"),
+            "database.allocated_storage_gb",
+        ),
+        Breakage::AzCount(n) => (format!("az_count = {n}"), "az_count"),
+        Breakage::UnknownKey => (
+            "networking.vpc_cidrr = \"10.0.0.0/16\"".into(),
+            "networking.vpc_cidrr",
+        ),
+        Breakage::InstanceClass => (
+            "database.instance_class = \"t3.micro\"".into(),
+            "database.instance_class",
+        ),
+        Breakage::CacheNodes(n) => (
+            format!("database.cache.nodes = {n}"),
+            "database.cache.nodes",
+        ),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn prop_valid_configs_are_accepted(cfg in valid_config(), prod in any::<bool>()) {
+        let profile = if prod { "prod" } else { "dev" };
+        let loaded = load_in_jail(&stack_file(&cfg, &[(profile, "")]), profile, &[], &[]);
+        let loaded = loaded.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(loaded.config, cfg);
+    }
+
+    #[test]
+    fn prop_invalid_configs_are_rejected_with_their_key_path(cfg in valid_config(), b in breakage()) {
+        let (table, path) = break_it(&cfg, &b);
+        let err = load_in_jail(&stack_file(&cfg, &[("dev", &table)]), "dev", &[], &[]);
+        let err = err.err().ok_or_else(|| TestCaseError::fail(format!("{b:?} was accepted")))?;
+        prop_assert!(err.mentions(path), "{:?} should name {}: {}", b, path, err);
+        let text = err.to_string();
+        prop_assert!(text.contains("ironbark.toml"), "no file in {}", text);
+    }
+
+    #[test]
+    fn prop_toml_round_trip(cfg in valid_config()) {
+        let text = toml::to_string(&cfg).unwrap();
+        let back: StackConfig = toml::from_str(&text).unwrap();
+        prop_assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn prop_profile_selection_takes_the_profiles_values(a in valid_config(), b in valid_config()) {
+        let table = |c: &StackConfig| format!(
+            "az_count = {}\nnetworking.nat_gateways = {}\nnetworking.vpc_cidr = \"{}\"",
+            c.az_count, c.networking.nat_gateways, c.networking.vpc_cidr
+        );
+        let file = stack_file(&base(), &[("one", &table(&a)), ("two", &table(&b))]);
+        for (profile, want) in [("one", &a), ("two", &b)] {
+            let got = load_in_jail(&file, profile, &[], &[]).map_err(|e| TestCaseError::fail(e.to_string()))?.config;
+            prop_assert_eq!(got.az_count, want.az_count);
+            prop_assert_eq!(&got.networking.vpc_cidr, &want.networking.vpc_cidr);
+            prop_assert_eq!(got.networking.nat_gateways, want.networking.nat_gateways);
+            prop_assert_eq!(got.database, base().database, "unset keys come from [default]");
+        }
+    }
+}
