@@ -146,7 +146,7 @@ pub async fn execute(
                 finished.insert(name);
             }
             Err(e) if failure.is_none() => {
-                failure = Some(e.context(format!("layer {name} failed")))
+                failure = Some(e.context(format!("layer {name} failed")));
             }
             Err(e) => eprintln!("error: layer {name} also failed: {e:#}"),
         }

@@ -35,7 +35,7 @@ pub struct Global {
     /// Apply without asking (required when not on a terminal, except with --local).
     #[arg(long, global = true)]
     pub yes: bool,
-    /// Override a configuration key: --set networking.az_count=3 (highest precedence).
+    /// Override a configuration key: `--set networking.az_count=3` (highest precedence).
     #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 }

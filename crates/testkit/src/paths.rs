@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 
-/// The workspace root (the directory holding the root `Cargo.toml`).
+/// The workspace root (the directory holding the root `Cargo.toml`): `IRONBARK_ROOT` when
+/// set (an installed CLI, whose build directory is gone), else where this crate was built.
 #[must_use]
 pub fn workspace_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("IRONBARK_ROOT") {
+        return PathBuf::from(root);
+    }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()

@@ -20,7 +20,7 @@ pub use validate::{parse_vpc_cidr, validate, Problem};
 
 /// Environment variables with the `IRONBARK_` prefix that are not configuration keys (the
 /// CLI's own flags, the harness's Python and endpoints). `IRONBARK_STACK` is the `stack` key.
-const RESERVED_ENV: &[&str] = &["env", "stack_file", "endpoint_url", "python"];
+const RESERVED_ENV: &[&str] = &["env", "stack_file", "endpoint_url", "python", "root"];
 
 /// What to load.
 #[derive(Debug, Clone)]

@@ -42,7 +42,7 @@ pub struct NetworkingConfig {
     pub vpc_cidr: String,
     /// NAT gateways: 0 (none), 1 (single, shared) or `az_count` (one per AZ).
     pub nat_gateways: u8,
-    /// VPC flow logs to CloudWatch Logs (CKV2_AWS_11).
+    /// VPC flow logs to CloudWatch Logs (`CKV2_AWS_11`).
     pub flow_logs: bool,
 }
 

@@ -60,6 +60,7 @@ fn stack_file(cfg: &StackConfig, profiles: &[(&str, &str)]) -> String {
     })
 }
 
+#[allow(clippy::result_large_err)] // figment::Error is large; this is test code.
 fn load_in_jail(
     file: &str,
     profile: &str,
