@@ -62,8 +62,8 @@ pub trait Layer: Send + Sync {
 
 /// The layers of a stack, from its configuration. Domain crates register here as their
 /// `ensure_*` functions land; a layer whose section says `enabled = false` is left out.
-pub fn layers(_cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
-    Vec::new()
+pub fn layers(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
+    crate::layers::all(cfg)
 }
 
 /// The dependency edges among `layers` (`(from, to)`: `to` needs `from`).

@@ -5,6 +5,7 @@ mod compose;
 mod emulator;
 mod flags;
 mod graph;
+mod layers;
 mod render;
 mod run;
 mod test;

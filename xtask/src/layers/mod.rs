@@ -1,0 +1,17 @@
+//! The layers of the composition, one module per domain crate. Each module implements
+//! [`crate::compose::Layer`] for its domain: it turns the stack configuration into the
+//! domain crate's specs, calls its `ensure_*` (or `destroy_*`) functions, and returns the
+//! changes and outputs. Register a layer in [`all`].
+
+use std::sync::Arc;
+
+use ironbark_core::config::StackConfig;
+
+use crate::compose::Layer;
+
+/// The enabled layers of a stack.
+pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
+    let layers: Vec<Arc<dyn Layer>> = Vec::new();
+    let _ = cfg;
+    layers
+}
