@@ -30,28 +30,30 @@ def test_plain_moto_rds_instance_available_at_once(moto_srv: Server) -> None:
 
 
 def test_rds_instance_creating_modifying_deleting(emu: Server) -> None:
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.002})  # create 0.96 s, modify 0.24 s, delete 0.6 s
     rds = emu.client("rds")
     assert _instance(rds)["DBInstanceStatus"] == "creating"
     assert rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]["DBInstanceStatus"] == "creating"
-    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="db1", WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="db1", WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
     mod = rds.modify_db_instance(DBInstanceIdentifier="db1", DBInstanceClass="db.t4g.small", ApplyImmediately=True)
     assert mod["DBInstance"]["DBInstanceStatus"] == "modifying"
-    time.sleep(1.3)
+    time.sleep(0.3)
     assert rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]["DBInstanceStatus"] == "available"
     assert rds.delete_db_instance(DBInstanceIdentifier="db1", SkipFinalSnapshot=True)["DBInstance"]["DBInstanceStatus"] == "deleting"
     assert rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]["DBInstanceStatus"] == "deleting"
-    rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier="db1", WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier="db1", WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
     with pytest.raises(ClientError) as exc:
         rds.describe_db_instances(DBInstanceIdentifier="db1")
     assert exc.value.response["Error"]["Code"] == "DBInstanceNotFound"
 
 
 def test_aurora_cluster_creating_then_available(emu: Server) -> None:
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.005})  # 2.1 s
     rds = emu.client("rds")
     assert _cluster(rds)["Status"] == "creating"
     for _ in range(2):
         assert rds.describe_db_clusters(DBClusterIdentifier="kb")["DBClusters"][0]["Status"] == "creating"
-    time.sleep(4.3)
+    time.sleep(2.2)
     assert rds.describe_db_clusters(DBClusterIdentifier="kb")["DBClusters"][0]["Status"] == "available"
 
 

@@ -104,6 +104,7 @@ def test_plain_moto_cloudfront_bugs(moto_srv: Server) -> None:
 
 
 def test_cloudfront_status_oac_etag(emu: Server) -> None:
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.002})  # deploy 0.72 s
     cf = emu.client("cloudfront")
     oac = _oac(cf)
     d = cf.create_distribution(DistributionConfig=_dist_config(oac))
@@ -120,7 +121,7 @@ def test_cloudfront_status_oac_etag(emu: Server) -> None:
     cfg["Enabled"] = False
     u = cf.update_distribution(Id=did, IfMatch=conf["ETag"], DistributionConfig=cfg)
     assert u["ETag"] != conf["ETag"] and u["Distribution"]["Status"] == "InProgress"
-    cf.get_waiter("distribution_deployed").wait(Id=did, WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    cf.get_waiter("distribution_deployed").wait(Id=did, WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
     cf.delete_distribution(Id=did, IfMatch=u["ETag"])
 
 
@@ -198,6 +199,7 @@ def test_plain_moto_beanstalk(moto_srv: Server) -> None:
 
 
 def test_beanstalk_lifecycle_and_settings(emu: Server) -> None:
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.002})  # launch 0.72 s, update/terminate 0.24 s
     eb = emu.client("elasticbeanstalk")
     eb.create_application(ApplicationName="app")
     with pytest.raises(ClientError) as exc:
@@ -209,7 +211,7 @@ def test_beanstalk_lifecycle_and_settings(emu: Server) -> None:
     assert env["Status"] == "Launching" and env["SolutionStackName"] == STACK and env["Health"] == "Grey"
     assert env["CNAME"] == "web1.us-east-1.elasticbeanstalk.com" and env["EnvironmentId"].startswith("e-")
     assert "Python 3.11" in env["PlatformArn"]
-    time.sleep(3.7)
+    time.sleep(0.8)
     env = eb.describe_environments(EnvironmentNames=["web1"])["Environments"][0]
     assert env["Status"] == "Ready" and env["Health"] == "Green"
     settings = eb.describe_configuration_settings(ApplicationName="app", EnvironmentName="web1")
@@ -219,9 +221,9 @@ def test_beanstalk_lifecycle_and_settings(emu: Server) -> None:
     assert upd["Status"] == "Updating"
     got = eb.describe_configuration_settings(ApplicationName="app", EnvironmentName="web1")
     assert len(got["ConfigurationSettings"][0]["OptionSettings"]) == 2
-    time.sleep(1.3)
+    time.sleep(0.3)
     assert eb.terminate_environment(EnvironmentName="web1")["Status"] == "Terminating"
-    time.sleep(1.3)
+    time.sleep(0.3)
     assert eb.describe_environments()["Environments"] == []
 
 
