@@ -30,14 +30,15 @@ def test_plain_moto_rds_instance_available_at_once(moto_srv: Server) -> None:
 
 
 def test_rds_instance_creating_modifying_deleting(emu: Server) -> None:
-    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.002})  # create 0.96 s, modify 0.24 s, delete 0.6 s
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.004})  # create 1.9 s, modify 0.5 s, delete 1.2 s
     rds = emu.client("rds")
+    rds.describe_db_instances()  # warm up the freshly reset account
     assert _instance(rds)["DBInstanceStatus"] == "creating"
     assert rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]["DBInstanceStatus"] == "creating"
     rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="db1", WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
     mod = rds.modify_db_instance(DBInstanceIdentifier="db1", DBInstanceClass="db.t4g.small", ApplyImmediately=True)
     assert mod["DBInstance"]["DBInstanceStatus"] == "modifying"
-    time.sleep(0.3)
+    time.sleep(0.6)
     assert rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]["DBInstanceStatus"] == "available"
     assert rds.delete_db_instance(DBInstanceIdentifier="db1", SkipFinalSnapshot=True)["DBInstance"]["DBInstanceStatus"] == "deleting"
     assert rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]["DBInstanceStatus"] == "deleting"

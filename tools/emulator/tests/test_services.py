@@ -104,8 +104,9 @@ def test_plain_moto_cloudfront_bugs(moto_srv: Server) -> None:
 
 
 def test_cloudfront_status_oac_etag(emu: Server) -> None:
-    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.002})  # deploy 0.72 s
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.003})  # deploy 1.08 s
     cf = emu.client("cloudfront")
+    cf.list_distributions()  # warm up the freshly reset account
     oac = _oac(cf)
     d = cf.create_distribution(DistributionConfig=_dist_config(oac))
     did = d["Distribution"]["Id"]
@@ -201,6 +202,7 @@ def test_plain_moto_beanstalk(moto_srv: Server) -> None:
 def test_beanstalk_lifecycle_and_settings(emu: Server) -> None:
     emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.002})  # launch 0.72 s, update/terminate 0.24 s
     eb = emu.client("elasticbeanstalk")
+    eb.describe_environments()  # warm up the freshly reset account
     eb.create_application(ApplicationName="app")
     with pytest.raises(ClientError) as exc:
         eb.create_environment(ApplicationName="app", EnvironmentName="badenv", SolutionStackName="nope")
