@@ -6,7 +6,7 @@
 //!   plan-mode [`guard::WriteGuard`] and the [`recorder::RequestRecorder`].
 //! - [`config`]: layered, validated stack configuration with errors naming key and file.
 //! - [`plan`]: the change model (`+ ~ - !` with field diffs) and its renderings.
-//! - [`naming`]: deterministic physical names and client tokens.
+//! - [`naming`]: deterministic physical names and client tokens; [`cidr`]: subnet carving.
 //! - [`retry`] and [`wait`]: bounded eventual-consistency retries and status waiters.
 //! - [`report`]: progress events.
 //!
@@ -20,6 +20,7 @@
 //! ```
 
 pub mod account;
+pub mod cidr;
 pub mod config;
 mod context;
 mod error;

@@ -14,9 +14,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::Value;
 use figment::Figment;
 
-pub use model::{CacheConfig, DatabaseConfig, NetworkingConfig, StackConfig};
+pub use model::{
+    CacheConfig, DatabaseConfig, NetworkingConfig, RuleConfig, SecurityGroupConfig, StackConfig,
+    TierConfig, TierKind,
+};
 pub use security::Finding;
-pub use validate::{parse_vpc_cidr, validate, Problem};
+pub use validate::{parse_peer, parse_ports, parse_vpc_cidr, validate, Peer, Problem};
 
 /// Environment variables with the `IRONBARK_` prefix that are not configuration keys (the
 /// CLI's own flags, the harness's Python and endpoints). `IRONBARK_STACK` is the `stack` key.

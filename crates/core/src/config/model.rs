@@ -1,6 +1,8 @@
 //! The typed stack configuration. Every struct denies unknown keys: a typo is an error, never
 //! a silently ignored setting.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A stack file's resolved profile: global settings plus one section per domain.
@@ -44,6 +46,70 @@ pub struct NetworkingConfig {
     pub nat_gateways: u8,
     /// VPC flow logs to CloudWatch Logs (`CKV2_AWS_11`).
     pub flow_logs: bool,
+    /// Subnet tiers by name (`public`, `private`, `database`, ...).
+    pub tiers: BTreeMap<String, TierConfig>,
+    /// Security groups by name, with their rules.
+    #[serde(default)]
+    pub security_groups: BTreeMap<String, SecurityGroupConfig>,
+    /// Gateway endpoints (`s3`, `dynamodb`) on every private and isolated route table.
+    #[serde(default)]
+    pub gateway_endpoints: Vec<String>,
+}
+
+/// What kind of routing a tier's subnets get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TierKind {
+    /// Default route to the internet gateway.
+    Public,
+    /// Default route to the AZ's NAT gateway (or the single one), when there are NAT gateways.
+    Private,
+    /// No default route.
+    Isolated,
+}
+
+/// One subnet tier (`[<profile>.networking.tiers.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    /// Position of the tier's block in the VPC; never change it after a deploy.
+    pub slot: u8,
+    /// Prefix length of each subnet (`24` for /24).
+    pub prefix: u8,
+    /// Routing.
+    pub kind: TierKind,
+    /// Whether instances launched here get public IPs (public tiers only).
+    #[serde(default)]
+    pub map_public_ip: bool,
+}
+
+/// One security group (`[<profile>.networking.security_groups.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupConfig {
+    /// The group's description (AWS cannot change it in place).
+    pub description: String,
+    /// Inbound rules.
+    #[serde(default)]
+    pub ingress: Vec<RuleConfig>,
+    /// Outbound rules. None declared means no egress at all.
+    #[serde(default)]
+    pub egress: Vec<RuleConfig>,
+}
+
+/// One security group rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// `tcp`, `udp`, `icmp` or `all`.
+    pub protocol: String,
+    /// `443`, `8000-8100`, or `all`.
+    pub ports: String,
+    /// The other side: `sg:<group name>`, a CIDR (`10.0.0.0/16`, `0.0.0.0/0`), `vpc` (the
+    /// VPC's CIDR) or `pl:<prefix list id>`.
+    pub peer: String,
+    /// What the rule is for.
+    pub description: String,
 }
 
 /// The database section (`[<profile>.database]`).

@@ -21,6 +21,52 @@ fn base() -> StackConfig {
             vpc_cidr: "10.2.0.0/16".into(),
             nat_gateways: 3,
             flow_logs: true,
+            tiers: [
+                (
+                    "public".to_owned(),
+                    TierConfig {
+                        slot: 0,
+                        prefix: 24,
+                        kind: TierKind::Public,
+                        map_public_ip: false,
+                    },
+                ),
+                (
+                    "private".to_owned(),
+                    TierConfig {
+                        slot: 1,
+                        prefix: 20,
+                        kind: TierKind::Private,
+                        map_public_ip: false,
+                    },
+                ),
+            ]
+            .into(),
+            security_groups: [
+                (
+                    "app".to_owned(),
+                    SecurityGroupConfig {
+                        description: "app".into(),
+                        ingress: vec![],
+                        egress: vec![],
+                    },
+                ),
+                (
+                    "db".to_owned(),
+                    SecurityGroupConfig {
+                        description: "db".into(),
+                        ingress: vec![RuleConfig {
+                            protocol: "tcp".into(),
+                            ports: "5432".into(),
+                            peer: "sg:app".into(),
+                            description: "pg".into(),
+                        }],
+                        egress: vec![],
+                    },
+                ),
+            ]
+            .into(),
+            gateway_endpoints: vec!["s3".into()],
         },
         database: DatabaseConfig {
             enabled: true,
@@ -43,21 +89,15 @@ fn base() -> StackConfig {
 
 /// A stack file with `cfg` as `[default]` and the given profile tables (TOML fragments).
 fn stack_file(cfg: &StackConfig, profiles: &[(&str, &str)]) -> String {
-    let mut text = String::new();
-    let body = toml::to_string(cfg).unwrap();
-    // Re-root every table of the serialized config under [default].
-    for line in body.lines() {
-        if let Some(table) = line.strip_prefix('[') {
-            text.push_str(&format!("[default.{table}\n"));
-        } else {
-            text.push_str(line);
-            text.push('\n');
-        }
+    let mut root = toml::Table::new();
+    root.insert("default".into(), toml::Value::try_from(cfg).unwrap());
+    for (name, body) in profiles {
+        root.insert(
+            (*name).into(),
+            toml::Value::Table(toml::from_str(body).unwrap()),
+        );
     }
-    let text = format!("[default]\n{text}");
-    profiles.iter().fold(text, |acc, (name, body)| {
-        format!("{acc}\n[{name}]\n{body}\n")
-    })
+    toml::to_string(&root).unwrap()
 }
 
 #[allow(clippy::result_large_err)] // figment::Error is large; this is test code.
@@ -258,7 +298,7 @@ fn valid_config() -> impl Strategy<Value = StackConfig> {
         1u8..=6,
         0u8..3,
         0u8..=255,
-        16u8..=24,
+        16u8..=20,
         20u32..=65_536,
         7u8..=35,
         1u8..=6,
@@ -275,6 +315,12 @@ fn valid_config() -> impl Strategy<Value = StackConfig> {
                         .unwrap()
                         .trunc();
                 cfg.networking.vpc_cidr = net.to_string();
+                // Tiers sized to the VPC: public blocks take 1/32, private ones half of it.
+                for (tier, extra) in [("public", 8), ("private", 4)] {
+                    if let Some(t) = cfg.networking.tiers.get_mut(tier) {
+                        t.prefix = prefix + extra;
+                    }
+                }
                 cfg.database.allocated_storage_gb = storage;
                 cfg.database.backup_retention_days = backups;
                 cfg.database.cache.nodes = nodes;
@@ -295,6 +341,9 @@ enum Breakage {
     UnknownKey,
     InstanceClass,
     CacheNodes(u8),
+    TierTooBig,
+    UnknownPeerGroup,
+    BadPorts,
 }
 
 fn breakage() -> impl Strategy<Value = Breakage> {
@@ -308,6 +357,9 @@ fn breakage() -> impl Strategy<Value = Breakage> {
         Just(Breakage::UnknownKey),
         Just(Breakage::InstanceClass),
         prop_oneof![Just(0u8), 7u8..=255].prop_map(Breakage::CacheNodes),
+        Just(Breakage::TierTooBig),
+        Just(Breakage::UnknownPeerGroup),
+        Just(Breakage::BadPorts),
     ]
 }
 
@@ -353,6 +405,15 @@ fn break_it(cfg: &StackConfig, b: &Breakage) -> (String, &'static str) {
             format!("database.cache.nodes = {n}"),
             "database.cache.nodes",
         ),
+        Breakage::TierTooBig => ("networking.tiers.private = { slot = 1, prefix = 8, kind = \"private\" }".into(), "networking.tiers.private.prefix"),
+        Breakage::UnknownPeerGroup => (
+            "networking.security_groups.db = { description = \"d\", ingress = [{ protocol = \"tcp\", ports = \"5432\", peer = \"sg:nope\", description = \"x\" }] }".into(),
+            "networking.security_groups.db.ingress[0].peer",
+        ),
+        Breakage::BadPorts => (
+            "networking.security_groups.db = { description = \"d\", ingress = [{ protocol = \"tcp\", ports = \"99999\", peer = \"sg:app\", description = \"x\" }] }".into(),
+            "networking.security_groups.db.ingress[0].ports",
+        ),
     }
 }
 
@@ -387,8 +448,10 @@ proptest! {
     #[test]
     fn prop_profile_selection_takes_the_profiles_values(a in valid_config(), b in valid_config()) {
         let table = |c: &StackConfig| format!(
-            "az_count = {}\nnetworking.nat_gateways = {}\nnetworking.vpc_cidr = \"{}\"",
-            c.az_count, c.networking.nat_gateways, c.networking.vpc_cidr
+            "az_count = {}\nnetworking.nat_gateways = {}\nnetworking.vpc_cidr = \"{}\"\n\
+             networking.tiers.public.prefix = {}\nnetworking.tiers.private.prefix = {}",
+            c.az_count, c.networking.nat_gateways, c.networking.vpc_cidr,
+            c.networking.tiers["public"].prefix, c.networking.tiers["private"].prefix
         );
         let file = stack_file(&base(), &[("one", &table(&a)), ("two", &table(&b))]);
         for (profile, want) in [("one", &a), ("two", &b)] {

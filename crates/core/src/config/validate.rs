@@ -122,6 +122,7 @@ pub fn validate(cfg: &StackConfig) -> Vec<Problem> {
     if let Err(msg) = parse_vpc_cidr(&net.vpc_cidr) {
         out.push(problem("networking.vpc_cidr", msg));
     }
+    validate_networking(cfg, &mut out);
     if ![0, 1, cfg.az_count].contains(&net.nat_gateways) {
         out.push(problem(
             "networking.nat_gateways",
@@ -200,4 +201,200 @@ pub fn validate(cfg: &StackConfig) -> Vec<Problem> {
         }
     }
     out
+}
+
+/// A security group rule's protocol and port range as AWS wants them
+/// (`IpProtocol`, `FromPort`, `ToPort`; `-1` for all).
+///
+/// # Errors
+/// A message naming what is allowed.
+pub fn parse_ports(protocol: &str, ports: &str) -> Result<(String, i32, i32), String> {
+    let proto = match protocol {
+        "tcp" | "udp" | "icmp" => protocol.to_owned(),
+        "all" => "-1".to_owned(),
+        other => {
+            return Err(format!(
+                "protocol `{other}`: allowed are tcp, udp, icmp, all"
+            ))
+        }
+    };
+    if proto == "-1" {
+        return Ok((proto, -1, -1));
+    }
+    if ports == "all" {
+        return Ok((proto, 0, 65535));
+    }
+    let parse = |p: &str| {
+        p.trim().parse::<u16>().map_err(|_| {
+            format!("ports `{ports}`: expected a port (443), a range (8000-8100) or all")
+        })
+    };
+    let (from, to) = match ports.split_once('-') {
+        Some((a, b)) => (parse(a)?, parse(b)?),
+        None => (parse(ports)?, parse(ports)?),
+    };
+    if from > to {
+        return Err(format!("ports `{ports}`: the range is reversed"));
+    }
+    Ok((proto, i32::from(from), i32::from(to)))
+}
+
+/// The other side of a security group rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// Another group of the stack, by name.
+    Group(String),
+    /// An IPv4 CIDR.
+    Cidr(Ipv4Net),
+    /// The VPC's own CIDR.
+    Vpc,
+    /// A managed prefix list.
+    PrefixList(String),
+}
+
+/// Parses a rule's `peer`.
+///
+/// # Errors
+/// A message naming what is allowed.
+pub fn parse_peer(peer: &str) -> Result<Peer, String> {
+    if let Some(name) = peer.strip_prefix("sg:") {
+        return Ok(Peer::Group(name.to_owned()));
+    }
+    if let Some(id) = peer.strip_prefix("pl:") {
+        return Ok(Peer::PrefixList(id.to_owned()));
+    }
+    if peer == "vpc" {
+        return Ok(Peer::Vpc);
+    }
+    peer.parse::<Ipv4Net>()
+        .map(|n| Peer::Cidr(n.trunc()))
+        .map_err(|_| {
+            format!("peer `{peer}`: expected sg:<group>, a CIDR, vpc, or pl:<prefix list id>")
+        })
+}
+
+fn validate_networking(cfg: &StackConfig, out: &mut Vec<Problem>) {
+    let net = &cfg.networking;
+    let tiers: Vec<crate::cidr::TierLayout> = net
+        .tiers
+        .iter()
+        .map(|(name, t)| crate::cidr::TierLayout {
+            name: name.clone(),
+            slot: t.slot,
+            prefix: t.prefix,
+        })
+        .collect();
+    if net.tiers.is_empty() {
+        out.push(problem(
+            "networking.tiers",
+            "declare at least one subnet tier",
+        ));
+    }
+    if let Ok(vpc) = parse_vpc_cidr(&net.vpc_cidr) {
+        match crate::cidr::carve(vpc, &tiers) {
+            Err(crate::cidr::CarveError::DuplicateSlot { second, .. }) => {
+                out.push(problem(
+                    &format!("networking.tiers.{second}.slot"),
+                    "two tiers use this slot; each tier needs its own",
+                ));
+            }
+            Err(
+                e @ (crate::cidr::CarveError::BadPrefix { .. }
+                | crate::cidr::CarveError::NoRoom { .. }),
+            ) => {
+                let tier = match &e {
+                    crate::cidr::CarveError::BadPrefix { tier, .. }
+                    | crate::cidr::CarveError::NoRoom { tier, .. } => tier.clone(),
+                    crate::cidr::CarveError::DuplicateSlot { .. } => String::new(),
+                };
+                out.push(problem(
+                    &format!("networking.tiers.{tier}.prefix"),
+                    e.to_string(),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    for (name, t) in &net.tiers {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || name.is_empty()
+        {
+            out.push(problem(
+                &format!("networking.tiers.{name}"),
+                "tier names are a-z, 0-9 and -",
+            ));
+        }
+        if t.map_public_ip && t.kind != super::model::TierKind::Public {
+            out.push(problem(
+                &format!("networking.tiers.{name}.map_public_ip"),
+                "only public tiers may map public IPs",
+            ));
+        }
+    }
+    let has_public = net
+        .tiers
+        .values()
+        .any(|t| t.kind == super::model::TierKind::Public);
+    if net.nat_gateways > 0 && !has_public {
+        out.push(problem(
+            "networking.nat_gateways",
+            "NAT gateways live in public subnets: declare a tier with kind = \"public\"",
+        ));
+    }
+    for (name, sg) in &net.security_groups {
+        let base = format!("networking.security_groups.{name}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            out.push(problem(&base, "group names are letters, digits, - and _"));
+        }
+        if sg.description.is_empty() || sg.description.len() > 255 {
+            out.push(problem(
+                &format!("{base}.description"),
+                "must be 1-255 characters",
+            ));
+        }
+        for (direction, rules) in [("ingress", &sg.ingress), ("egress", &sg.egress)] {
+            for (i, rule) in rules.iter().enumerate() {
+                let path = format!("{base}.{direction}[{i}]");
+                if let Err(msg) = parse_ports(&rule.protocol, &rule.ports) {
+                    out.push(problem(&format!("{path}.ports"), msg));
+                }
+                match parse_peer(&rule.peer) {
+                    Err(msg) => out.push(problem(&format!("{path}.peer"), msg)),
+                    Ok(Peer::Group(other)) if !net.security_groups.contains_key(&other) => out
+                        .push(problem(
+                            &format!("{path}.peer"),
+                            format!(
+                                "no security group `{other}`; declared: {}",
+                                net.security_groups
+                                    .keys()
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )),
+                    Ok(_) => {}
+                }
+                if rule.description.len() > 255 {
+                    out.push(problem(
+                        &format!("{path}.description"),
+                        "at most 255 characters",
+                    ));
+                }
+            }
+        }
+    }
+    for (i, endpoint) in net.gateway_endpoints.iter().enumerate() {
+        if !["s3", "dynamodb"].contains(&endpoint.as_str()) {
+            out.push(problem(
+                &format!("networking.gateway_endpoints[{i}]"),
+                format!("`{endpoint}`: gateway endpoints exist for s3 and dynamodb"),
+            ));
+        }
+    }
 }
