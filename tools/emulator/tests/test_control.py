@@ -33,6 +33,7 @@ def test_request_log_classifies_reads_and_writes(emu: Server) -> None:
     s3.create_bucket(Bucket="ironbark-log-test")
     s3.put_object(Bucket="ironbark-log-test", Key="a/b.txt", Body=b"x")
     s3.get_object(Bucket="ironbark-log-test", Key="a/b.txt")
+    assert s3.head_object(Bucket="ironbark-log-test", Key="a/b.txt")["ContentLength"] == 1
     s3.head_bucket(Bucket="ironbark-log-test")
     s3.list_objects_v2(Bucket="ironbark-log-test")
     emu.client("sts").get_caller_identity()
@@ -43,7 +44,7 @@ def test_request_log_classifies_reads_and_writes(emu: Server) -> None:
     got = [(e["service"], e["operation"], e["class"]) for e in entries]
     assert got == [
         ("ec2", "CreateVpc", "write"), ("ec2", "DescribeVpcs", "read"),
-        ("s3", "CreateBucket", "write"), ("s3", "PutObject", "write"), ("s3", "GetObject", "read"),
+        ("s3", "CreateBucket", "write"), ("s3", "PutObject", "write"), ("s3", "GetObject", "read"), ("s3", "HeadObject", "read"),
         ("s3", "HeadBucket", "read"), ("s3", "ListObjectsV2", "read"),
         ("sts", "GetCallerIdentity", "read"), ("logs", "CreateLogGroup", "write"),
         ("monitoring", "DescribeAlarms", "read"), ("dynamodb", "ListTables", "read"),
@@ -52,7 +53,7 @@ def test_request_log_classifies_reads_and_writes(emu: Server) -> None:
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
     assert all(isinstance(e["time"], float) for e in entries)
     summary = emu.control("GET", "/_ironbark/log/summary")
-    assert summary["total"] == 11 and summary["reads"] == 7 and summary["writes"] == 4 and summary["faults"] == 0
+    assert summary["total"] == 12 and summary["reads"] == 8 and summary["writes"] == 4 and summary["faults"] == 0
     assert summary["by_operation"]["ec2:CreateVpc"] == {"count": 1, "class": "write", "faults": 0}
     assert emu.control("POST", "/_ironbark/log/reset") == {"ok": True}
     assert emu.control("GET", "/_ironbark/log/summary")["total"] == 0
@@ -147,3 +148,16 @@ def test_moto_reset_still_works(emu: Server) -> None:
     n = len(ec2.describe_vpcs()["Vpcs"])
     emu.reset()
     assert len(ec2.describe_vpcs()["Vpcs"]) == n - 1
+
+
+def test_log_filter_by_access_key(emu: Server) -> None:
+    import boto3
+
+    other = boto3.client("sts", endpoint_url=emu.url, region_name="us-east-1",
+                         aws_access_key_id="AKIDOTHERTEST", aws_secret_access_key="x")
+    other.get_caller_identity()
+    emu.client("sts").get_caller_identity()
+    mine = emu.control("GET", "/_ironbark/log?access_key=AKIDOTHERTEST")["entries"]
+    assert len(mine) == 1 and mine[0]["access_key"] == "AKIDOTHERTEST"
+    assert emu.control("GET", "/_ironbark/log/summary?access_key=AKIDOTHERTEST")["total"] == 1
+    assert emu.control("GET", "/_ironbark/log/summary")["total"] == 2
