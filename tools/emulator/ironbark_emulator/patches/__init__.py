@@ -13,6 +13,7 @@ MODULES = [
     "ec2_idempotency",
     "ec2_status",
     "ec2_default_sg",
+    "ec2_vpce",
     "rds",
     "rds_data",
     "eks",
@@ -26,6 +27,8 @@ MODULES = [
     "ecs",
     "route53",
     "elasticache",
+    "cognito",
+    "aoss",
 ]
 
 _applied = False

@@ -12,6 +12,10 @@ AWS behaviours restored:
   ``deleting`` before it disappears.  moto: gone at once.
 * ``CreateDBCluster`` is ``creating`` for ~7 min.  moto: ``available`` on the first read.
   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html
+* ``EnablePerformanceInsights`` is stored and reported (``PerformanceInsightsEnabled``,
+  retention, KMS key); encrypted storage without a key reports the ARN of the
+  account's ``aws/rds`` key instead of moto's ``default_kms_key_id`` placeholder.
+  https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html
 * ``EnableHttpEndpoint=True`` on an Aurora PostgreSQL/MySQL provisioned or
   Serverless v2 cluster turns the Data API on (moto only honours Serverless v1
   with a few old versions), and ``EnableHttpEndpoint`` / ``DisableHttpEndpoint``
@@ -75,9 +79,31 @@ def _wrap(cls: type, name: str, fn: Any) -> None:
     setattr(cls, name, wrapper)
 
 
+def aws_managed_rds_key(account: str, region: str) -> str:
+    """ARN of the account's AWS-managed ``aws/rds`` KMS key (deterministic id)."""
+    return f"arn:aws:kms:{region}:{account}:key/{uuid.uuid5(uuid.NAMESPACE_URL, f'aws/rds/{account}/{region}')}"
+
+
+def _fix_instance_fields(backend: Any, db: Any, db_kwargs: dict[str, Any]) -> None:
+    """PerformanceInsights* and a real-looking default KMS key ARN (moto: ignored / a placeholder)."""
+    if "enable_performance_insights" in db_kwargs:
+        enabled = db_kwargs.get("enable_performance_insights") in (True, "true", "True")
+        db.performance_insights_enabled = enabled
+        if enabled:
+            db.performance_insights_retention_period = int(
+                db_kwargs.get("performance_insights_retention_period") or 7)
+            db.performance_insights_kms_key_id = (db_kwargs.get("performance_insights_kms_key_id")
+                                                  or aws_managed_rds_key(backend.account_id, backend.region_name))
+    elif not hasattr(db, "performance_insights_enabled"):
+        db.performance_insights_enabled = False
+    if getattr(db, "kms_key_id", None) == "default_kms_key_id":
+        db.kms_key_id = aws_managed_rds_key(backend.account_id, backend.region_name)
+
+
 def _create_db_instance(original: Any, self: Any, db_kwargs: dict[str, Any]) -> Any:
     _purge(self.databases)
     db = original(self, db_kwargs)
+    _fix_instance_fields(self, db, db_kwargs)
     key = "aurora_instance_create" if getattr(db, "db_cluster_identifier", None) else "rds_instance_create"
     if clock.get_time_scale() > 0:
         lifecycle.LazyStatus.begin(db, "status", "creating", "available", key)
@@ -87,6 +113,7 @@ def _create_db_instance(original: Any, self: Any, db_kwargs: dict[str, Any]) -> 
 def _modify_db_instance(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
     db = original(self, *args, **kwargs)
     db_kwargs = kwargs.get("db_kwargs") or (args[1] if len(args) > 1 else {})
+    _fix_instance_fields(self, db, db_kwargs)
     changes = {k for k, v in db_kwargs.items() if v is not None} - {"db_instance_identifier", "apply_immediately"}
     if changes and clock.get_time_scale() > 0:
         lifecycle.LazyStatus.begin(db, "status", "modifying", "available", "rds_instance_modify")
@@ -109,6 +136,8 @@ def _describe_db_instances(original: Any, self: Any, *args: Any, **kwargs: Any) 
 def _create_db_cluster(original: Any, self: Any, kwargs: dict[str, Any]) -> Any:
     _purge(self.clusters)
     cluster = original(self, kwargs)
+    if getattr(cluster, "kms_key_id", None) == "default_kms_key_id":
+        cluster.kms_key_id = aws_managed_rds_key(self.account_id, self.region_name)
     if clock.get_time_scale() > 0:
         lifecycle.LazyStatus.begin(cluster, "status", "creating", "available", "aurora_cluster_create")
     else:
