@@ -31,6 +31,8 @@ DURATIONS: dict[str, float] = {
     "eks_nodegroup_create": 240.0,
     "eks_nodegroup_delete": 240.0,
     "eks_addon_create": 60.0,
+    "eks_cluster_update": 300.0,
+    "eks_nodegroup_update": 120.0,
     "cloudfront_deploy": 360.0,
     "opensearch_process": 1200.0,
     "beanstalk_launch": 360.0,

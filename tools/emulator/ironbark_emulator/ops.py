@@ -246,6 +246,14 @@ def identify(environ: dict[str, Any], body: bytes) -> OpInfo | None:
         params = form if form else {k: v[0] for k, v in query.items()}
         return OpInfo(service, action, proto, region, model, params)
     method = environ.get("REQUEST_METHOD", "GET").upper()
+    # Match against the raw (still percent-encoded) path so that encoded '/' in a
+    # label (e.g. an IAM ARN as EKS principalArn) stays inside one segment.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        raw_path = raw.split("?", 1)[0]
+        if raw_path.startswith("http://") or raw_path.startswith("https://"):
+            raw_path = "/" + raw_path.split("/", 3)[-1]
+        path = raw_path or path
     best: tuple[int, str, str, dict[str, str]] | None = None
     for name in models:
         proto = INDEX.protocol(name)

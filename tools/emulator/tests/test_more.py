@@ -108,3 +108,40 @@ def test_opensearch_serverless_access_policy_and_collection(emu: Server, moto_sr
         aoss.update_access_policy(name="data", type="data", policyVersion=p["policyVersion"], description="x")
     aoss.delete_access_policy(name="data", type="data")
     assert aoss.list_access_policies(type="data")["accessPolicySummaries"] == []
+
+
+def test_eks_updates_and_access_entries(emu: Server, moto_srv: Server) -> None:
+    from test_services import ROLE, _eks_cluster
+
+    m_eks = moto_srv.client("eks")
+    _eks_cluster(m_eks, moto_srv.client("ec2"))
+    with pytest.raises(NOT_IMPLEMENTED):
+        m_eks.create_access_entry(clusterName="c1", principalArn="arn:aws:iam::123456789012:role/admin")
+    assert "update" not in m_eks.update_cluster_config(name="c1", logging={"clusterLogging": [
+        {"types": ["api"], "enabled": True}]})
+
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0})
+    eks = emu.client("eks")
+    c = _eks_cluster(eks, emu.client("ec2"))
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.003})  # cluster update 0.9 s
+    upd = eks.update_cluster_config(name="c1", resourcesVpcConfig={"endpointPublicAccess": True})["update"]
+    assert upd["status"] == "InProgress" and upd["type"] == "EndpointAccessUpdate"
+    assert eks.describe_cluster(name="c1")["cluster"]["status"] == "UPDATING"
+    assert eks.list_updates(name="c1")["updateIds"] == [upd["id"]]
+    eks.get_waiter("cluster_active").wait(name="c1", WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
+    assert eks.describe_update(name="c1", updateId=upd["id"])["update"]["status"] == "Successful"
+
+    role = "arn:aws:iam::123456789012:role/admin"
+    entry = eks.create_access_entry(clusterName="c1", principalArn=role, kubernetesGroups=["ops"])["accessEntry"]
+    assert entry["type"] == "STANDARD" and entry["username"].endswith("assumed-role/admin/{{SessionName}}")
+    assert eks.describe_access_entry(clusterName="c1", principalArn=role)["accessEntry"]["kubernetesGroups"] == ["ops"]
+    policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    eks.associate_access_policy(clusterName="c1", principalArn=role, policyArn=policy, accessScope={"type": "cluster"})
+    assert eks.list_access_entries(clusterName="c1", associatedPolicyArn=policy)["accessEntries"] == [role]
+    pols = eks.list_associated_access_policies(clusterName="c1", principalArn=role)["associatedAccessPolicies"]
+    assert [p["policyArn"] for p in pols] == [policy]
+    eks.disassociate_access_policy(clusterName="c1", principalArn=role, policyArn=policy)
+    eks.delete_access_entry(clusterName="c1", principalArn=role)
+    assert eks.list_access_entries(clusterName="c1")["accessEntries"] == []
+    assert policy in [p["arn"] for p in eks.list_access_policies()["accessPolicies"]]
+    _ = (c, ROLE)

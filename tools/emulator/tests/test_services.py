@@ -50,6 +50,7 @@ def test_eks_cluster_nodegroup_addon_lifecycle(emu: Server) -> None:
                                             WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
     # partial update keeps subnets and security groups
     eks.update_cluster_config(name="c1", resourcesVpcConfig={"endpointPublicAccess": True})
+    eks.get_waiter("cluster_active").wait(name="c1", WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
     vpc = eks.describe_cluster(name="c1")["cluster"]["resourcesVpcConfig"]
     assert vpc["endpointPublicAccess"] is True and vpc["subnetIds"] and vpc["securityGroupIds"]
     # add-ons

@@ -17,6 +17,7 @@ MODULES = [
     "rds",
     "rds_data",
     "eks",
+    "eks_extras",
     "cloudfront",
     "opensearch",
     "beanstalk",

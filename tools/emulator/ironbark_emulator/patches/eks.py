@@ -139,7 +139,7 @@ def create_addon(ctx: hooks.Context) -> Response:
     store = _store(ctx, cluster.name)
     if name in store:
         return error_response("rest-json", 409, "ResourceInUseException", f"Addon already exists: {name}", "eks")
-    if cluster.status != "ACTIVE":
+    if cluster.status in ("CREATING", "DELETING"):
         return error_response("rest-json", 400, "InvalidRequestException",
                               f"Cluster '{cluster.name}' is not in ACTIVE status", "eks")
     now = time.time()
@@ -192,8 +192,12 @@ def update_addon(ctx: hooks.Context) -> Response:
             params.append({"type": ptype, "value": str(body[key])})
     addon["modifiedAt"] = time.time()
     addon["_t"] = clock.start("UPDATING", "ACTIVE", "eks_addon_create")
-    return Response.json(200, {"update": {"id": str(uuid.uuid4()), "status": "InProgress", "type": "AddonUpdate",
-                                          "params": params, "createdAt": time.time(), "errors": []}})
+    from ironbark_emulator.patches.eks_extras import record_update
+
+    upd = record_update(ctx, addon["clusterName"], "AddonUpdate", params, "eks_addon_create",
+                        addon=addon["addonName"])
+    return Response.json(200, {"update": {k: v for k, v in upd.items() if not k.startswith("_")}
+                               | {"status": "InProgress"}})
 
 
 @hooks.before("eks", "DeleteAddon")
