@@ -40,6 +40,9 @@ DURATIONS: dict[str, float] = {
     "beanstalk_terminate": 120.0,
     "acm_validate": 60.0,
     "elasticache_create": 600.0,
+    "elasticache_modify": 120.0,
+    "elasticache_delete": 300.0,
+    "opensearch_delete": 600.0,
 }
 
 _lock = threading.Lock()

@@ -145,3 +145,43 @@ def test_eks_updates_and_access_entries(emu: Server, moto_srv: Server) -> None:
     assert eks.list_access_entries(clusterName="c1")["accessEntries"] == []
     assert policy in [p["arn"] for p in eks.list_access_policies()["accessPolicies"]]
     _ = (c, ROLE)
+
+
+def test_elasticache_and_opensearch_lifecycles(emu: Server, moto_srv: Server) -> None:
+    def rg(ec) -> dict:
+        return ec.create_replication_group(ReplicationGroupId="redis1", ReplicationGroupDescription="r",
+                                           Engine="redis", CacheNodeType="cache.t4g.small",
+                                           NumCacheClusters=2)["ReplicationGroup"]
+
+    m = moto_srv.client("elasticache")
+    assert rg(m)["Status"] == "available"
+    m.delete_replication_group(ReplicationGroupId="redis1")
+    assert m.describe_replication_groups()["ReplicationGroups"][0]["Status"] == "deleting"  # forever
+
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.002})  # create 1.2 s, modify 0.24 s, delete 0.6 s
+    ec = emu.client("elasticache")
+    ec.describe_replication_groups()
+    assert rg(ec)["Status"] == "creating"
+    ec.get_waiter("replication_group_available").wait(ReplicationGroupId="redis1",
+                                                      WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
+    mod = ec.modify_replication_group(ReplicationGroupId="redis1", CacheNodeType="cache.t4g.medium",
+                                      ApplyImmediately=True)["ReplicationGroup"]
+    assert mod["Status"] == "modifying"
+    import time
+
+    time.sleep(0.3)
+    assert ec.delete_replication_group(ReplicationGroupId="redis1")["ReplicationGroup"]["Status"] == "deleting"
+    ec.get_waiter("replication_group_deleted").wait(ReplicationGroupId="redis1",
+                                                    WaiterConfig={"Delay": 0.2, "MaxAttempts": 30})
+
+    os_client = emu.client("opensearch")
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0})
+    os_client.create_domain(DomainName="search", EngineVersion="OpenSearch_2.13")
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.001})  # delete 0.6 s
+    d = os_client.delete_domain(DomainName="search")["DomainStatus"]
+    assert d["Deleted"] is True
+    assert os_client.describe_domain(DomainName="search")["DomainStatus"]["Deleted"] is True
+    time.sleep(0.7)
+    with pytest.raises(ClientError) as exc:
+        os_client.describe_domain(DomainName="search")
+    assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"

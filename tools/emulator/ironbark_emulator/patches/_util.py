@@ -9,13 +9,15 @@ from typing import Any
 def wrap_method(cls: type, name: str, fn: Callable[..., Any]) -> None:
     """Replace ``cls.name`` by ``fn(original, self, *args, **kwargs)`` (idempotent)."""
     original = getattr(cls, name)
-    if getattr(original, "_ironbark", False):
+    applied: frozenset[Any] = getattr(original, "_ironbark_fns", frozenset())
+    if fn in applied:
         return
 
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(original, self, *args, **kwargs)
 
     wrapper._ironbark = True  # type: ignore[attr-defined]
+    wrapper._ironbark_fns = applied | {fn}  # type: ignore[attr-defined]
     wrapper.__doc__ = original.__doc__
     wrapper.__name__ = name
     setattr(cls, name, wrapper)

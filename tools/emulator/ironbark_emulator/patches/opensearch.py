@@ -2,7 +2,9 @@
 
 AWS behaviour restored: a new domain reports ``Created: false``,
 ``Processing: true`` and no endpoint until it is ready (~20 min); a config
-update sets ``Processing: true`` again until the blue/green change finishes.
+update sets ``Processing: true`` again until the blue/green change finishes; a
+deleted domain is still described (``Deleted: true``, ``Processing: true``) for
+~10 min before DescribeDomain returns ResourceNotFoundException.
 moto 5.2.5: ``Processing`` is always false and ``Created`` true at once, so
 waiting logic is never exercised.
 
@@ -59,3 +61,36 @@ def apply() -> None:
     wrap_method(OpenSearchServiceBackend, "create_domain", _create_domain)
     wrap_method(OpenSearchServiceBackend, "update_domain_config", _update_domain_config)
     wrap_method(OpenSearchDomain, "to_dict", _to_dict)
+    apply_delete()
+
+
+def _delete_domain(original: Any, self: Any, domain_name: str) -> Any:
+    """Deleted domains stay visible (Deleted: true, Processing: true) for a while."""
+    _purge(self)
+    domain = original(self, domain_name)
+    if clock.get_time_scale() > 0:
+        domain.__dict__["_ib_deleting"] = clock.start("deleting", "gone", "opensearch_delete")
+        self.domains[domain_name] = domain
+    return domain
+
+
+def _purge(backend: Any) -> None:
+    for name, domain in list(backend.domains.items()):
+        t = domain.__dict__.get("_ib_deleting")
+        if t is not None and t.done():
+            backend.domains.pop(name, None)
+
+
+def _purged(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
+    _purge(self)
+    return original(self, *args, **kwargs)
+
+
+def apply_delete() -> None:
+    """Install the deletion lifecycle."""
+    from moto.opensearch.models import OpenSearchServiceBackend
+
+    wrap_method(OpenSearchServiceBackend, "delete_domain", _delete_domain)
+    for name in ("describe_domain", "describe_domains", "list_domain_names", "create_domain"):
+        if hasattr(OpenSearchServiceBackend, name):
+            wrap_method(OpenSearchServiceBackend, name, _purged)
