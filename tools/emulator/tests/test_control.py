@@ -76,19 +76,23 @@ def test_converged_redeploy_makes_zero_writes(emu: Server) -> None:
     assert s["writes"] == 0 and s["reads"] == 1
 
 
-def test_ec2_throttling_30_percent_standard_retries_succeed(emu: Server) -> None:
+def test_ec2_throttling_30_percent_standard_retries_succeed(emu: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keep botocore's standard retry logic (retryable codes, quota) but shorten its backoff sleeps.
+    from botocore.retries import standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
     rule = {"service": "ec2", "operation": None, "throttle": 0.3, "error_rate": 0.0,
             "error_status": 500, "latency_ms": 0, "count": None}
     emu.control("POST", "/_ironbark/faults", rule)
     assert emu.control("GET", "/_ironbark/faults")[0]["throttle"] == 0.3
     ec2 = emu.client("ec2", retries={"mode": "standard", "total_max_attempts": 10})
-    for _ in range(15):
+    for _ in range(30):
         ec2.describe_vpcs()
     entries = emu.control("GET", "/_ironbark/log")["entries"]
     throttled = [e for e in entries if e["fault"] == "throttle"]
     assert throttled, "expected some throttled attempts"
     assert all(e["status"] == 503 for e in throttled)
-    assert len([e for e in entries if e["status"] == 200]) == 15
+    assert len([e for e in entries if e["status"] == 200]) == 30
     assert emu.control("GET", "/_ironbark/log/summary")["faults"] == len(throttled)
 
 

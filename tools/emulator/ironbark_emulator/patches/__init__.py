@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 MODULES = [
+    "iam",
     "ec2_idempotency",
     "ec2_status",
     "ec2_default_sg",
