@@ -82,6 +82,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        if self.proc.returncode == 0:
+            self.log_path.unlink(missing_ok=True)  # keep the log only when the server failed
 
 
 def start_emulator(time_scale: str = "0.01", extra: list[str] | None = None) -> Server:
