@@ -24,9 +24,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
 pub mod document;
 mod error;
+pub mod kms;
+pub mod oidc;
+pub mod policy;
 pub mod role;
+pub mod secret;
 
 pub use error::{
     is_already_exists, is_deletion_protected, is_entity_already_exists, is_iam_propagation,

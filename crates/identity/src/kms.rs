@@ -1,0 +1,563 @@
+//! KMS customer managed keys: symmetric, rotating, with a key policy granting the account
+//! root plus the services that use the key, an alias `alias/<stack>-<env>-<name>` and tags.
+//!
+//! Keys are stateful (data encrypted under a deleted key is lost): they are never replaced or
+//! deleted by `ensure_key`; [`destroy_key`] schedules deletion with a waiting period.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::types::{KeySpec as AwsKeySpec, KeyState, KeyUsageType, Tag};
+use ironbark_core::naming::NameRule;
+use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
+use serde::{Deserialize, Serialize};
+
+use crate::document::{PolicyDocument, Principal, Statement};
+use crate::error::{is_not_found, IdentityError};
+
+const KIND: &str = "KMS key";
+
+/// The desired key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySpec {
+    /// Short name (`main`, `logs`): alias `alias/<stack>-<env>-<name>`, logical id
+    /// `identity/kms/<name>`.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Service principals allowed to use the key (`logs.us-east-1.amazonaws.com`,
+    /// `secretsmanager.amazonaws.com`).
+    pub service_principals: Vec<String>,
+    /// Further key policy statements.
+    pub extra_statements: Vec<Statement>,
+    /// Waiting period when destroyed, 7 to 30 days.
+    pub deletion_window_days: i32,
+}
+
+impl KeySpec {
+    /// A key named `name` usable by `services`, 30-day deletion window.
+    pub fn new(name: impl Into<String>, services: impl IntoIterator<Item = String>) -> Self {
+        let name = name.into();
+        Self {
+            description: format!("Ironbark key {name}"),
+            name,
+            service_principals: services.into_iter().collect(),
+            extra_statements: Vec::new(),
+            deletion_window_days: 30,
+        }
+    }
+
+    /// The logical id.
+    #[must_use]
+    pub fn logical_id(&self) -> String {
+        format!("identity/kms/{}", self.name)
+    }
+
+    /// The key policy: the account root may administer the key (so IAM policies apply), the
+    /// services may use it for encryption.
+    #[must_use]
+    pub fn policy(&self, partition: &str, account: &str) -> PolicyDocument {
+        let mut statements = vec![Statement::allow_principal(
+            Principal::aws(format!("arn:{partition}:iam::{account}:root")),
+            ["kms:*"],
+        )
+        .with_sid("EnableRootPermissions")
+        .with_resources(["*"])];
+        if !self.service_principals.is_empty() {
+            statements.push(
+                Statement::allow_principal(
+                    Principal::services(self.service_principals.clone()),
+                    [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:DescribeKey",
+                    ],
+                )
+                .with_sid("AllowServices")
+                .with_resources(["*"]),
+            );
+        }
+        statements.extend(self.extra_statements.iter().cloned());
+        PolicyDocument::new(statements)
+    }
+}
+
+/// The key as observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedKey {
+    /// Key id.
+    pub key_id: String,
+    /// Key ARN.
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, ...
+    pub state: String,
+    /// Description.
+    pub description: String,
+    /// The key policy.
+    pub policy: PolicyDocument,
+    /// Automatic rotation.
+    pub rotation: bool,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Whether the alias points at it.
+    pub has_alias: bool,
+}
+
+/// The change for a key.
+#[must_use]
+pub fn decide(
+    spec: &KeySpec,
+    policy: &PolicyDocument,
+    tags: &Tags,
+    observed: Option<&ObservedKey>,
+) -> Change {
+    let Some(obs) = observed else {
+        return Change::Create {
+            fields: vec![
+                FieldDiff::set("key_spec", "SYMMETRIC_DEFAULT"),
+                FieldDiff::set("rotation", true),
+                FieldDiff::set("policy", policy.canonical().to_json()),
+            ],
+        };
+    };
+    if obs.state == "PendingDeletion" || obs.state == "PendingReplicaDeletion" {
+        return Change::Refused {
+            field: "key_state".into(),
+            reason: format!(
+                "key {} is pending deletion; cancel it (aws kms cancel-key-deletion --key-id {}) to keep its data, Ironbark never does so implicitly",
+                obs.key_id, obs.key_id
+            ),
+        };
+    }
+    let mut fields = Vec::new();
+    if obs.state == "Disabled" {
+        fields.push(FieldDiff::new("enabled", Some(false), Some(true)));
+    }
+    if !obs.has_alias {
+        fields.push(FieldDiff::new(
+            "alias",
+            None::<String>,
+            Some(spec.name.as_str()),
+        ));
+    }
+    if !obs.policy.same_as(policy) {
+        fields.push(FieldDiff::new(
+            "policy",
+            Some(obs.policy.canonical().to_json()),
+            Some(policy.canonical().to_json()),
+        ));
+    }
+    if !obs.rotation {
+        fields.push(FieldDiff::new("rotation", Some(false), Some(true)));
+    }
+    if obs.description != spec.description {
+        fields.push(FieldDiff::new(
+            "description",
+            Some(&obs.description),
+            Some(&spec.description),
+        ));
+    }
+    let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for (k, old, new) in td.set {
+        fields.push(FieldDiff::new(format!("tags.{k}"), old, Some(new)));
+    }
+    for k in td.remove {
+        fields.push(FieldDiff::new(
+            format!("tags.{k}"),
+            obs.tags.get(&k),
+            None::<String>,
+        ));
+    }
+    Change::update_if_any(fields)
+}
+
+/// What [`ensure_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct KeyOutcome {
+    /// The alias (`alias/shop-prod-main`).
+    pub alias: String,
+    /// The key id (`None` in plan mode before creation).
+    pub key_id: Option<String>,
+    /// The key ARN (`None` in plan mode before creation).
+    pub arn: Option<String>,
+    /// The change.
+    pub change: ResourceChange,
+}
+
+/// The alias of a key name in this context.
+#[must_use]
+pub fn alias_name(ctx: &Context, name: &str) -> String {
+    format!("alias/{}", ctx.physical_name(name, &NameRule::KMS_ALIAS))
+}
+
+fn kms_tags(tags: &Tags) -> Vec<Tag> {
+    tags.to_sdk(|k, v| Tag::builder().tag_key(k).tag_value(v).build())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+async fn read_key(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    has_alias: bool,
+    alias: &str,
+) -> Result<ObservedKey, IdentityError> {
+    let meta = kms
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(IdentityError::aws("read", KIND, alias))?
+        .key_metadata
+        .ok_or_else(|| IdentityError::missing(KIND, alias, "key metadata"))?;
+    let key_id = meta.key_id().to_owned();
+    let state = meta
+        .key_state()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let pending = matches!(meta.key_state(), Some(KeyState::PendingDeletion));
+    let policy_text = kms
+        .get_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(IdentityError::aws("read the policy of", KIND, alias))?
+        .policy
+        .unwrap_or_default();
+    let policy = PolicyDocument::parse(&policy_text).map_err(|source| IdentityError::Document {
+        kind: KIND,
+        name: alias.to_owned(),
+        source,
+    })?;
+    // Rotation status cannot be read from a key pending deletion.
+    let rotation = if pending {
+        false
+    } else {
+        kms.get_key_rotation_status()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map_err(IdentityError::aws("read the rotation of", KIND, alias))?
+            .key_rotation_enabled()
+    };
+    Ok(ObservedKey {
+        arn: meta.arn().unwrap_or_default().to_owned(),
+        state,
+        description: meta.description().unwrap_or_default().to_owned(),
+        policy,
+        rotation,
+        tags: read_tags(kms, &key_id, alias).await?,
+        has_alias,
+        key_id,
+    })
+}
+
+async fn read_tags(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    alias: &str,
+) -> Result<BTreeMap<String, String>, IdentityError> {
+    Ok(kms
+        .list_resource_tags()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(IdentityError::aws("read the tags of", KIND, alias))?
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+        .collect())
+}
+
+/// Finds the key by alias, or (when a crash left a key without its alias) by its
+/// `ironbark:id`, stack and env tags among the account's keys not pending deletion.
+async fn find(
+    ctx: &Context,
+    kms: &aws_sdk_kms::Client,
+    logical_id: &str,
+    alias: &str,
+) -> Result<Option<ObservedKey>, IdentityError> {
+    match kms.describe_key().key_id(alias).send().await {
+        Ok(out) => {
+            if let Some(meta) = out.key_metadata {
+                return read_key(kms, meta.key_id(), true, alias).await.map(Some);
+            }
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(IdentityError::aws("read", KIND, alias)(e)),
+    }
+    let keys = kms
+        .list_keys()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(IdentityError::aws("list keys to find", KIND, alias))?;
+    let want = ctx.tags_for(logical_id);
+    for key in keys {
+        let Some(id) = key.key_id() else { continue };
+        let tags = read_tags(kms, id, alias).await?;
+        let ours = [
+            ironbark_core::tags::ID,
+            ironbark_core::tags::STACK,
+            ironbark_core::tags::ENVIRONMENT,
+        ]
+        .iter()
+        .all(|k| tags.get(*k).map(String::as_str) == want.get(k));
+        if ours {
+            let key = read_key(kms, id, false, alias).await?;
+            if key.state != "PendingDeletion" {
+                return Ok(Some(key));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Makes the key of `spec.name` match: creates it with its policy, tags and alias, turns on
+/// rotation, and reconciles policy, rotation, description and tags in place.
+///
+/// # Idempotency
+/// Found by its alias; a crash between `CreateKey` and `CreateAlias` leaves a key carrying
+/// its `ironbark:id` tag (tags are passed to `CreateKey`), which the next run finds among the
+/// account's keys and adopts instead of creating a second one. A key pending deletion is
+/// never cancelled implicitly: the change is refused, naming the command that would.
+///
+/// # Errors
+/// [`IdentityError::Aws`] when a call fails, [`IdentityError::Refused`] when the key is
+/// pending deletion in apply mode.
+pub async fn ensure_key(ctx: &Context, spec: &KeySpec) -> Result<KeyOutcome, IdentityError> {
+    let kms = ironbark_core::sdk_client!(ctx, aws_sdk_kms);
+    let logical_id = spec.logical_id();
+    let alias = alias_name(ctx, &spec.name);
+    ctx.report(Event::Started {
+        resource: logical_id.clone(),
+    });
+    let (partition, account) = crate::account::caller(ctx).await?;
+    let policy = spec.policy(&partition, &account);
+    let _permit = ctx.permit("kms").await;
+    let observed = find(ctx, &kms, &logical_id, &alias).await?;
+    let tags = ctx.tags_for(&logical_id);
+    let change = decide(spec, &policy, &tags, observed.as_ref());
+    let mut ids = observed.as_ref().map(|o| (o.key_id.clone(), o.arn.clone()));
+    if let Change::Refused { reason, .. } = &change {
+        if ctx.is_apply() {
+            return Err(IdentityError::Refused {
+                kind: KIND,
+                name: alias,
+                reason: reason.clone(),
+            });
+        }
+    } else if ctx.is_apply() && change.is_change() {
+        ids = Some(act(&kms, spec, &alias, &policy, &tags, observed.as_ref()).await?);
+    }
+    ctx.report(Event::Done {
+        resource: logical_id.clone(),
+        change: change.clone(),
+    });
+    Ok(KeyOutcome {
+        key_id: ids.as_ref().map(|(id, _)| id.clone()),
+        arn: ids.map(|(_, arn)| arn),
+        change: ResourceChange {
+            id: logical_id,
+            kind: KIND.to_owned(),
+            physical_id: Some(alias.clone()),
+            change,
+        },
+        alias,
+    })
+}
+
+async fn act(
+    kms: &aws_sdk_kms::Client,
+    spec: &KeySpec,
+    alias: &str,
+    policy: &PolicyDocument,
+    tags: &Tags,
+    observed: Option<&ObservedKey>,
+) -> Result<(String, String), IdentityError> {
+    let (key_id, arn) = if let Some(obs) = observed {
+        (obs.key_id.clone(), obs.arn.clone())
+    } else {
+        let meta = kms
+            .create_key()
+            .description(&spec.description)
+            .key_usage(KeyUsageType::EncryptDecrypt)
+            .key_spec(AwsKeySpec::SymmetricDefault)
+            .policy(policy.to_json())
+            .set_tags(Some(kms_tags(tags)))
+            .send()
+            .await
+            .map_err(IdentityError::aws("create", KIND, alias))?
+            .key_metadata
+            .ok_or_else(|| IdentityError::missing(KIND, alias, "key metadata"))?;
+        (
+            meta.key_id().to_owned(),
+            meta.arn().unwrap_or_default().to_owned(),
+        )
+    };
+    if observed.is_none_or(|o| !o.has_alias) {
+        kms.create_alias()
+            .alias_name(alias)
+            .target_key_id(&key_id)
+            .send()
+            .await
+            .map_err(IdentityError::aws("create the alias of", KIND, alias))?;
+    }
+    if observed.is_some_and(|o| o.state == "Disabled") {
+        kms.enable_key()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map_err(IdentityError::aws("enable", KIND, alias))?;
+    }
+    if observed.is_some_and(|o| !o.policy.same_as(policy)) {
+        kms.put_key_policy()
+            .key_id(&key_id)
+            .policy_name("default")
+            .policy(policy.to_json())
+            .send()
+            .await
+            .map_err(IdentityError::aws("update the policy of", KIND, alias))?;
+    }
+    if observed.is_none_or(|o| !o.rotation) {
+        kms.enable_key_rotation()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map_err(IdentityError::aws("enable rotation of", KIND, alias))?;
+    }
+    if let Some(obs) = observed {
+        if obs.description != spec.description {
+            kms.update_key_description()
+                .key_id(&key_id)
+                .description(&spec.description)
+                .send()
+                .await
+                .map_err(IdentityError::aws("update the description of", KIND, alias))?;
+        }
+        let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if !td.set.is_empty() {
+            let set: Tags = td.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+            kms.tag_resource()
+                .key_id(&key_id)
+                .set_tags(Some(kms_tags(&set)))
+                .send()
+                .await
+                .map_err(IdentityError::aws("tag", KIND, alias))?;
+        }
+        if !td.remove.is_empty() {
+            kms.untag_resource()
+                .key_id(&key_id)
+                .set_tag_keys(Some(td.remove))
+                .send()
+                .await
+                .map_err(IdentityError::aws("untag", KIND, alias))?;
+        }
+    }
+    Ok((key_id, arn))
+}
+
+/// Schedules deletion of the key of `name` after `window_days` (7-30) and deletes its alias.
+///
+/// # Idempotency
+/// Found by alias or tags; a key already pending deletion (or absent) is a no-op. Until the
+/// waiting period ends the key can be recovered with `aws kms cancel-key-deletion`.
+///
+/// # Errors
+/// [`IdentityError::Aws`] when a call fails.
+pub async fn destroy_key(
+    ctx: &Context,
+    name: &str,
+    window_days: i32,
+) -> Result<ResourceChange, IdentityError> {
+    let kms = ironbark_core::sdk_client!(ctx, aws_sdk_kms);
+    let logical_id = format!("identity/kms/{name}");
+    let alias = alias_name(ctx, name);
+    let observed = find(ctx, &kms, &logical_id, &alias).await?;
+    let live = observed.filter(|o| o.state != "PendingDeletion");
+    if let (Some(obs), true) = (&live, ctx.is_apply()) {
+        if obs.has_alias {
+            match kms.delete_alias().alias_name(&alias).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(IdentityError::aws("delete the alias of", KIND, &alias)(e)),
+            }
+        }
+        kms.schedule_key_deletion()
+            .key_id(&obs.key_id)
+            .pending_window_in_days(window_days.clamp(7, 30))
+            .send()
+            .await
+            .map_err(IdentityError::aws("schedule deletion of", KIND, &alias))?;
+    }
+    Ok(ResourceChange {
+        id: logical_id,
+        kind: KIND.to_owned(),
+        physical_id: Some(alias),
+        change: if live.is_some() {
+            Change::Delete
+        } else {
+            Change::NoOp
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> (KeySpec, PolicyDocument, Tags, ObservedKey) {
+        let spec = KeySpec::new("main", ["logs.us-east-1.amazonaws.com".to_owned()]);
+        let policy = spec.policy("aws", "123456789012");
+        let tags = Tags::standard("s", "prod", "o", "c", "s").with_id(&spec.logical_id());
+        let obs = ObservedKey {
+            key_id: "k".into(),
+            arn: "arn:aws:kms:us-east-1:123456789012:key/k".into(),
+            state: "Enabled".into(),
+            description: spec.description.clone(),
+            policy: policy.clone(),
+            rotation: true,
+            tags: tags.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            has_alias: true,
+        };
+        (spec, policy, tags, obs)
+    }
+
+    #[test]
+    fn converged_key_is_a_noop_and_drift_is_named() {
+        let (spec, policy, tags, mut obs) = fixture();
+        assert_eq!(decide(&spec, &policy, &tags, Some(&obs)), Change::NoOp);
+        obs.rotation = false;
+        obs.policy = spec.policy("aws", "999999999999");
+        let Change::Update { fields } = decide(&spec, &policy, &tags, Some(&obs)) else {
+            panic!()
+        };
+        let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["policy", "rotation"]);
+    }
+
+    #[test]
+    fn pending_deletion_is_refused_never_recreated() {
+        let (spec, policy, tags, mut obs) = fixture();
+        obs.state = "PendingDeletion".into();
+        assert!(matches!(
+            decide(&spec, &policy, &tags, Some(&obs)),
+            Change::Refused { field, .. } if field == "key_state"
+        ));
+    }
+
+    #[test]
+    fn policy_grants_root_and_services() {
+        let (spec, policy, ..) = fixture();
+        let json = policy.to_json();
+        assert!(json.contains("arn:aws:iam::123456789012:root"));
+        assert!(json.contains("logs.us-east-1.amazonaws.com"));
+        assert_eq!(spec.logical_id(), "identity/kms/main");
+    }
+}
