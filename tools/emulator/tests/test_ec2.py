@@ -142,3 +142,23 @@ def test_aws_managed_policies_attachable(emu: Server, moto_srv: Server) -> None:
     iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")
     iam.attach_role_policy(RoleName="r", PolicyArn=arn)
     assert iam.list_attached_role_policies(RoleName="r")["AttachedPolicies"][0]["PolicyArn"] == arn
+
+
+def _group_rule_description(server: Server) -> str | None:
+    ec2 = server.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    app = ec2.create_security_group(GroupName="app", Description="app", VpcId=vpc)["GroupId"]
+    db = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": app, "Description": "PostgreSQL from the application"}]}])
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [db]}])["SecurityGroupRules"]
+    [rule] = [r for r in rules if not r["IsEgress"]]
+    assert rule["ReferencedGroupInfo"]["GroupId"] == app
+    return rule.get("Description")
+
+
+def test_group_rule_description_is_kept(emu: Server, moto_srv: Server) -> None:
+    """DescribeSecurityGroupRules returns a group-referencing rule's description."""
+    assert _group_rule_description(moto_srv) is None
+    assert _group_rule_description(emu) == "PostgreSQL from the application"

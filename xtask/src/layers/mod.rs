@@ -9,9 +9,13 @@ use ironbark_core::config::StackConfig;
 
 use crate::compose::Layer;
 
+mod networking;
+
 /// The enabled layers of a stack.
 pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
-    let layers: Vec<Arc<dyn Layer>> = Vec::new();
-    let _ = cfg;
+    let mut layers: Vec<Arc<dyn Layer>> = Vec::new();
+    if cfg.networking.enabled {
+        layers.push(Arc::new(networking::Networking { cfg: cfg.networking.clone(), az_count: cfg.az_count }));
+    }
     layers
 }

@@ -14,6 +14,7 @@ MODULES = [
     "ec2_idempotency",
     "ec2_status",
     "ec2_default_sg",
+    "ec2_sg_rule_description",
     "ec2_vpce",
     "rds",
     "rds_data",

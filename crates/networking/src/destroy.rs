@@ -1,0 +1,314 @@
+//! Teardown of everything the stack's networking layer owns, found by the stack and
+//! environment tags (not by the configuration: whatever an earlier configuration created goes
+//! too), in dependency order, waiting where AWS needs it: endpoints, NAT gateways (then their
+//! Elastic IPs), route tables, security groups, subnets, internet gateways, VPCs.
+
+use futures::future::try_join_all;
+use ironbark_core::plan::{Change, Plan};
+use ironbark_core::Context;
+
+use crate::ec2::{self, Outcome};
+use crate::error::NetworkingError;
+use crate::nat;
+
+async fn deleted(ctx: &Context, logical_id: Option<String>, kind: &str, physical: &str) -> Outcome {
+    let id = logical_id.unwrap_or_else(|| physical.to_owned());
+    ctx.report(ironbark_core::Event::Done {
+        resource: id.clone(),
+        change: Change::Delete,
+    });
+    Outcome {
+        change: ec2::resource_change(&id, kind, Some(physical), Change::Delete),
+        id: Some(physical.to_owned()),
+    }
+}
+
+/// Deletes every networking resource tagged with this stack and environment (plan mode: lists
+/// them as deletions).
+///
+/// # Idempotency
+/// Everything is found by tags each time, so a destroy interrupted at any point is finished by
+/// the next one.
+///
+/// # Errors
+/// AWS errors, and a clear [`NetworkingError::Blocked`] naming the network interfaces that
+/// something outside Ironbark (a Lambda function, a load balancer) still has in a subnet.
+pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> {
+    let ec2 = ec2::client(ctx);
+    let apply = ctx.is_apply();
+    let mut plan = Plan::default();
+
+    // 1. Endpoints.
+    let endpoints = ec2
+        .describe_vpc_endpoints()
+        .set_filters(Some(ec2::owned(ctx)))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(NetworkingError::aws("list VPC endpoints of", ctx.stack()))?;
+    for e in endpoints
+        .iter()
+        .filter(|e| e.state().is_none_or(|s| s.as_str() != "deleted"))
+    {
+        let id = e.vpc_endpoint_id().unwrap_or_default();
+        if apply {
+            ec2.delete_vpc_endpoints()
+                .vpc_endpoint_ids(id)
+                .send()
+                .await
+                .map_err(NetworkingError::aws("delete VPC endpoint", id))?;
+        }
+        plan.push(
+            deleted(ctx, ec2::logical_id_of(e.tags()), "VPC endpoint", id)
+                .await
+                .change,
+        );
+    }
+
+    // 2. NAT gateways, concurrently; each releases its Elastic IP once gone.
+    let nats = nat::observe_all(ctx).await?;
+    if apply {
+        for outcome in try_join_all(nats.iter().map(|n| nat::delete_nat_gateway(ctx, n))).await? {
+            plan.push(outcome.change);
+        }
+    } else {
+        for n in &nats {
+            plan.push(
+                deleted(ctx, Some(n.logical_id.clone()), "NAT gateway", &n.id)
+                    .await
+                    .change,
+            );
+        }
+    }
+    // Elastic IPs left over (their NAT already gone in an earlier, interrupted destroy).
+    let addresses = ec2
+        .describe_addresses()
+        .set_filters(Some(ec2::owned(ctx)))
+        .send()
+        .await
+        .map_err(NetworkingError::aws("list Elastic IPs of", ctx.stack()))?;
+    for a in addresses.addresses() {
+        let logical = ec2::logical_id_of(a.tags());
+        if apply {
+            if let Some(l) = &logical {
+                nat::release_eip(ctx, l).await?;
+            }
+        }
+        plan.push(
+            deleted(
+                ctx,
+                logical,
+                "Elastic IP",
+                a.allocation_id().unwrap_or_default(),
+            )
+            .await
+            .change,
+        );
+    }
+
+    // 3. Route tables.
+    let tables = ec2
+        .describe_route_tables()
+        .set_filters(Some(ec2::owned(ctx)))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(NetworkingError::aws("list route tables of", ctx.stack()))?;
+    for t in &tables {
+        let id = t.route_table_id().unwrap_or_default();
+        if apply {
+            for a in t
+                .associations()
+                .iter()
+                .filter(|a| !a.main().unwrap_or(false))
+            {
+                if let Some(assoc) = a.route_table_association_id() {
+                    ec2.disassociate_route_table()
+                        .association_id(assoc)
+                        .send()
+                        .await
+                        .map_err(NetworkingError::aws("disassociate route table", id))?;
+                }
+            }
+            ec2.delete_route_table()
+                .route_table_id(id)
+                .send()
+                .await
+                .map_err(NetworkingError::aws("delete route table", id))?;
+        }
+        plan.push(
+            deleted(ctx, ec2::logical_id_of(t.tags()), "route table", id)
+                .await
+                .change,
+        );
+    }
+
+    // 4. Security groups: rules first (groups reference each other), then the groups.
+    let groups = ec2
+        .describe_security_groups()
+        .set_filters(Some(ec2::owned(ctx)))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(NetworkingError::aws("list security groups of", ctx.stack()))?;
+    if apply {
+        for g in &groups {
+            let id = g.group_id().unwrap_or_default();
+            if !g.ip_permissions().is_empty() {
+                ec2.revoke_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(g.ip_permissions().to_vec()))
+                    .send()
+                    .await
+                    .map_err(NetworkingError::aws("revoke ingress of", id))?;
+            }
+            if !g.ip_permissions_egress().is_empty() {
+                ec2.revoke_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(g.ip_permissions_egress().to_vec()))
+                    .send()
+                    .await
+                    .map_err(NetworkingError::aws("revoke egress of", id))?;
+            }
+        }
+    }
+
+    // 5. Network interfaces someone else still has in our subnets block everything below.
+    let subnets = ec2
+        .describe_subnets()
+        .set_filters(Some(ec2::owned(ctx)))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(NetworkingError::aws("list subnets of", ctx.stack()))?;
+    let subnet_ids: Vec<&str> = subnets.iter().filter_map(|s| s.subnet_id()).collect();
+    if apply && !subnet_ids.is_empty() {
+        let enis = ec2
+            .describe_network_interfaces()
+            .filters(ec2::filter("subnet-id", &subnet_ids))
+            .send()
+            .await
+            .map_err(NetworkingError::aws(
+                "list network interfaces in the subnets of",
+                ctx.stack(),
+            ))?;
+        let foreign: Vec<String> = enis
+            .network_interfaces()
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} in {} ({})",
+                    n.network_interface_id().unwrap_or_default(),
+                    n.subnet_id().unwrap_or_default(),
+                    n.description()
+                        .filter(|d| !d.is_empty())
+                        .or(n.requester_id())
+                        .unwrap_or("no description")
+                )
+            })
+            .collect();
+        if !foreign.is_empty() {
+            return Err(NetworkingError::Blocked {
+                resource: format!("networking of {}/{}", ctx.stack(), ctx.env()),
+                message: format!(
+                    "network interfaces created outside Ironbark still use the subnets: {}. Delete what owns \
+                     them (Lambda functions in the VPC release theirs up to 20 minutes after deletion), then run destroy again",
+                    foreign.join("; ")
+                ),
+            });
+        }
+    }
+    for g in &groups {
+        let id = g.group_id().unwrap_or_default();
+        if apply {
+            ec2::when_visible(|| ec2.delete_security_group().group_id(id).send())
+                .await
+                .map_err(NetworkingError::aws("delete security group", id))?;
+        }
+        plan.push(
+            deleted(ctx, ec2::logical_id_of(g.tags()), "security group", id)
+                .await
+                .change,
+        );
+    }
+
+    // 6. Subnets.
+    for s in &subnets {
+        let id = s.subnet_id().unwrap_or_default();
+        if apply {
+            ec2::retry_dependency(|| ec2.delete_subnet().subnet_id(id).send())
+                .await
+                .map_err(NetworkingError::aws("delete subnet", id))?;
+        }
+        plan.push(
+            deleted(ctx, ec2::logical_id_of(s.tags()), "subnet", id)
+                .await
+                .change,
+        );
+    }
+
+    // 7. Internet gateways.
+    let gateways = ec2
+        .describe_internet_gateways()
+        .set_filters(Some(ec2::owned(ctx)))
+        .send()
+        .await
+        .map_err(NetworkingError::aws("list internet gateways of", ctx.stack()))?;
+    for g in gateways.internet_gateways() {
+        let id = g.internet_gateway_id().unwrap_or_default();
+        if apply {
+            for a in g.attachments() {
+                if let Some(vpc) = a.vpc_id() {
+                    ec2::retry_dependency(|| {
+                        ec2.detach_internet_gateway()
+                            .internet_gateway_id(id)
+                            .vpc_id(vpc)
+                            .send()
+                    })
+                    .await
+                    .map_err(NetworkingError::aws("detach internet gateway", id))?;
+                }
+            }
+            ec2.delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .map_err(NetworkingError::aws("delete internet gateway", id))?;
+        }
+        plan.push(
+            deleted(ctx, ec2::logical_id_of(g.tags()), "internet gateway", id)
+                .await
+                .change,
+        );
+    }
+
+    // 8. VPCs.
+    let vpcs = ec2
+        .describe_vpcs()
+        .set_filters(Some(ec2::owned(ctx)))
+        .send()
+        .await
+        .map_err(NetworkingError::aws("list VPCs of", ctx.stack()))?;
+    for v in vpcs.vpcs() {
+        let id = v.vpc_id().unwrap_or_default();
+        if apply {
+            ec2::retry_dependency(|| ec2.delete_vpc().vpc_id(id).send())
+                .await
+                .map_err(NetworkingError::aws("delete VPC", id))?;
+        }
+        plan.push(
+            deleted(ctx, ec2::logical_id_of(v.tags()), "VPC", id)
+                .await
+                .change,
+        );
+    }
+    Ok(plan)
+}

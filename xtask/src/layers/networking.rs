@@ -1,0 +1,40 @@
+//! The networking layer: `ironbark_networking::ensure_networking` for deploy and plan,
+//! `destroy_networking` for destroy.
+
+use ironbark_core::config::NetworkingConfig;
+use ironbark_core::Context;
+
+use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs};
+
+/// The networking layer of a stack.
+pub struct Networking {
+    pub cfg: NetworkingConfig,
+    pub az_count: u8,
+}
+
+impl Layer for Networking {
+    fn name(&self) -> &'static str {
+        "networking"
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn run(&self, ctx: Context, _inputs: Outputs, action: Action) -> LayerFuture {
+        let (cfg, az_count) = (self.cfg.clone(), self.az_count);
+        Box::pin(async move {
+            match action {
+                Action::Converge => {
+                    let out = ironbark_networking::ensure_networking(&ctx, &cfg, az_count).await?;
+                    Ok(LayerResult { plan: out.plan, outputs: out.outputs })
+                }
+                // Nothing in networking is protected: it holds no data.
+                Action::Destroy { .. } => {
+                    let plan = ironbark_networking::destroy_networking(&ctx).await?;
+                    Ok(LayerResult { plan, outputs: Default::default() })
+                }
+            }
+        })
+    }
+}
