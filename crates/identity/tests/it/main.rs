@@ -3,7 +3,10 @@
 //! Each test uses its own stack name (tests run concurrently against one emulator) and a
 //! fresh access key per phase, so the emulator's request log counts that phase's calls alone.
 
+mod kms;
+mod oidc;
 mod role;
+mod secret;
 
 use std::sync::Arc;
 
@@ -32,7 +35,9 @@ impl Phase {
     pub async fn with_env(stack: &str, env: &str, mode: Mode) -> Self {
         let key = ironbark_testkit::unique_access_key(stack);
         let events = Arc::new(CollectingReporter::default());
-        let ctx = Context::builder(format!("it-{stack}"), env)
+        // Unique per test process too, so a re-run against a long-lived emulator does not
+        // meet what the previous run left scheduled for deletion.
+        let ctx = Context::builder(format!("it-{stack}-{}", std::process::id() % 100_000), env)
             .region("us-east-1")
             .endpoint_url(ironbark_testkit::emulator_url())
             .static_credentials(key.clone(), "testing")

@@ -30,18 +30,22 @@ fn spec(managed_arn: &str) -> RoleSpec {
 
 async fn managed_policy(phase: &Phase, name: &str) -> String {
     let iam = ironbark_core::sdk_client!(phase.ctx, aws_sdk_iam);
-    iam.create_policy()
+    let created = iam
+        .create_policy()
         .policy_name(name)
         .policy_document(
             PolicyDocument::new(vec![Statement::allow(["logs:PutLogEvents"], ["*"])]).to_json(),
         )
         .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap()
+        .await;
+    match created {
+        Ok(out) => out.policy.unwrap().arn.unwrap(),
+        // Left by an earlier run against the same emulator.
+        Err(e) if ironbark_identity::is_entity_already_exists(&e) => {
+            format!("arn:aws:iam::123456789012:policy/{name}")
+        }
+        Err(e) => panic!("{e:?}"),
+    }
 }
 
 #[tokio::test]
@@ -49,17 +53,15 @@ async fn managed_policy(phase: &Phase, name: &str) -> String {
 async fn role_create_converge_drift_destroy() {
     let stack = "role-lifecycle";
     let setup = Phase::new(stack, Mode::Apply).await;
-    let managed = managed_policy(&setup, "it-role-lifecycle-logs").await;
+    let managed = managed_policy(&setup, &format!("{}-logs", setup.ctx.stack())).await;
     let spec = spec(&managed);
 
     // Create.
     let created = ensure_role(&setup.ctx, &spec).await.unwrap();
     assert!(matches!(created.change.change, Change::Create { .. }));
     let arn = created.arn.clone().unwrap();
-    assert!(
-        arn.ends_with(":role/it-role-lifecycle-dev-identity-role-api"),
-        "{arn}"
-    );
+    assert!(arn.ends_with(&format!(":role/{}", created.name)), "{arn}");
+    assert!(created.name.ends_with("-dev-identity-role-api"));
     assert!(created.instance_profile_arn.is_some());
 
     // Re-run: nothing to do, zero writes in the emulator's own log.
