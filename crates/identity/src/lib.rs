@@ -25,6 +25,7 @@
 //! ```
 
 pub mod account;
+pub mod cognito;
 pub mod document;
 mod error;
 pub mod kms;

@@ -3,6 +3,7 @@
 //! Each test uses its own stack name (tests run concurrently against one emulator) and a
 //! fresh access key per phase, so the emulator's request log counts that phase's calls alone.
 
+mod cognito;
 mod kms;
 mod oidc;
 mod role;
