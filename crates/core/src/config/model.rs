@@ -32,6 +32,51 @@ pub struct StackConfig {
     pub networking: NetworkingConfig,
     /// The database layer.
     pub database: DatabaseConfig,
+    /// The identity layer.
+    pub identity: IdentityConfig,
+}
+
+/// The identity section (`[<profile>.identity]`): the stack's KMS key and Cognito.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Whether the layer is deployed.
+    pub enabled: bool,
+    /// Waiting period (7-30 days) before a destroyed KMS key is deleted; until then
+    /// `aws kms cancel-key-deletion` recovers it.
+    pub kms_deletion_window_days: u8,
+    /// Recovery window (7-30 days) of destroyed secrets.
+    pub secret_recovery_days: u8,
+    /// Cognito.
+    pub cognito: CognitoConfig,
+}
+
+/// The Cognito section (`[<profile>.identity.cognito]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CognitoConfig {
+    /// Whether the user pool and its clients are deployed.
+    pub enabled: bool,
+    /// `off`, `optional` or `on` (TOTP).
+    pub mfa: String,
+    /// Advanced security (threat protection) enforced; required in production.
+    pub advanced_security: bool,
+    /// Deletion protection of the user pool; required in production.
+    pub deletion_protection: bool,
+    /// What users sign in with: `email` or `username` (fixed once the pool exists).
+    pub sign_in: String,
+    /// Minimum password length (8-99).
+    pub password_min_length: u8,
+    /// The web client's allowed redirect URLs after sign-in (https, or http on localhost).
+    pub callback_urls: Vec<String>,
+    /// The web client's allowed redirect URLs after sign-out.
+    pub logout_urls: Vec<String>,
+    /// The resource server's identifier (prefix of its scopes).
+    pub api_identifier: String,
+    /// The resource server's scopes, granted to the M2M client.
+    pub scopes: Vec<String>,
+    /// User pool groups, in precedence order.
+    pub groups: Vec<String>,
 }
 
 /// The networking section (`[<profile>.networking]`).

@@ -67,5 +67,21 @@ pub fn check(cfg: &StackConfig) -> Vec<Finding> {
             "RDS backups must be kept at least 7 days",
         );
     }
+    let cognito = &cfg.identity.cognito;
+    if cfg.identity.enabled && cognito.enabled {
+        // Checkov has no Cognito rule; these are Ironbark's own ids.
+        rule(
+            !cognito.advanced_security,
+            "IRONBARK_COGNITO_1",
+            "identity.cognito.advanced_security",
+            "Cognito user pools must enforce advanced security",
+        );
+        rule(
+            !cognito.deletion_protection,
+            "IRONBARK_COGNITO_2",
+            "identity.cognito.deletion_protection",
+            "Cognito user pools must have deletion protection",
+        );
+    }
     out
 }

@@ -84,6 +84,24 @@ fn base() -> StackConfig {
                 nodes: 3,
             },
         },
+        identity: IdentityConfig {
+            enabled: true,
+            kms_deletion_window_days: 30,
+            secret_recovery_days: 7,
+            cognito: CognitoConfig {
+                enabled: true,
+                mfa: "optional".into(),
+                advanced_security: true,
+                deletion_protection: true,
+                sign_in: "email".into(),
+                password_min_length: 12,
+                callback_urls: vec!["https://app.example.com/callback".into()],
+                logout_urls: vec!["https://app.example.com/".into()],
+                api_identifier: "https://api.example.com".into(),
+                scopes: vec!["read".into(), "write".into()],
+                groups: vec!["admins".into()],
+            },
+        },
     }
 }
 
@@ -462,4 +480,30 @@ proptest! {
             prop_assert_eq!(got.database, base().database, "unset keys come from [default]");
         }
     }
+}
+
+#[test]
+fn identity_errors_name_their_key_paths() {
+    let mut cfg = base();
+    cfg.identity.kms_deletion_window_days = 3;
+    cfg.identity.cognito.mfa = "sometimes".into();
+    cfg.identity.cognito.callback_urls = vec!["http://app.example.com/cb".into()];
+    cfg.identity.cognito.scopes = vec![];
+    let paths: Vec<String> = validate(&cfg).into_iter().map(|p| p.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "identity.kms_deletion_window_days",
+            "identity.cognito.mfa",
+            "identity.cognito.callback_urls",
+            "identity.cognito.scopes"
+        ]
+    );
+    cfg.identity.cognito.advanced_security = false;
+    let rules: Vec<_> = security::check(&cfg).into_iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["IRONBARK_COGNITO_1"]);
+    cfg.identity.enabled = false;
+    assert!(validate(&cfg)
+        .iter()
+        .all(|p| !p.path.starts_with("identity")));
 }

@@ -200,7 +200,91 @@ pub fn validate(cfg: &StackConfig) -> Vec<Problem> {
             ));
         }
     }
+    validate_identity(cfg, &mut out);
     out
+}
+
+fn validate_identity(cfg: &StackConfig, out: &mut Vec<Problem>) {
+    let id = &cfg.identity;
+    if !id.enabled {
+        return;
+    }
+    for (path, days) in [
+        (
+            "identity.kms_deletion_window_days",
+            id.kms_deletion_window_days,
+        ),
+        ("identity.secret_recovery_days", id.secret_recovery_days),
+    ] {
+        if !(7..=30).contains(&days) {
+            out.push(problem(
+                path,
+                format!("{days} days is outside what AWS allows: 7 to 30"),
+            ));
+        }
+    }
+    let c = &id.cognito;
+    if !c.enabled {
+        return;
+    }
+    if !["off", "optional", "on"].contains(&c.mfa.as_str()) {
+        out.push(problem(
+            "identity.cognito.mfa",
+            format!("`{}` must be off, optional or on", c.mfa),
+        ));
+    }
+    if !["email", "username"].contains(&c.sign_in.as_str()) {
+        out.push(problem(
+            "identity.cognito.sign_in",
+            format!("`{}` must be email or username", c.sign_in),
+        ));
+    }
+    if !(8..=99).contains(&c.password_min_length) {
+        out.push(problem(
+            "identity.cognito.password_min_length",
+            format!("{} is outside 8 to 99", c.password_min_length),
+        ));
+    }
+    for (i, url) in c.callback_urls.iter().chain(&c.logout_urls).enumerate() {
+        let local = url.starts_with("http://localhost") || url.starts_with("http://127.0.0.1");
+        if !(url.starts_with("https://") || local) || url.contains('#') {
+            let path = if i < c.callback_urls.len() {
+                "identity.cognito.callback_urls"
+            } else {
+                "identity.cognito.logout_urls"
+            };
+            out.push(problem(
+                path,
+                format!(
+                    "`{url}` must be an https URL without a fragment (http only for localhost)"
+                ),
+            ));
+        }
+    }
+    if c.api_identifier.is_empty() || c.api_identifier.contains(char::is_whitespace) {
+        out.push(problem(
+            "identity.cognito.api_identifier",
+            "must be a non-empty identifier without spaces (like https://api.example.com)",
+        ));
+    }
+    let word = |s: &String| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch))
+    };
+    if c.scopes.is_empty() || !c.scopes.iter().all(word) {
+        out.push(problem(
+            "identity.cognito.scopes",
+            "must list at least one scope of letters, digits, `_`, `-`, `.`",
+        ));
+    }
+    if !c.groups.iter().all(word) {
+        out.push(problem(
+            "identity.cognito.groups",
+            "group names are letters, digits, `_`, `-`, `.`",
+        ));
+    }
 }
 
 /// A security group rule's protocol and port range as AWS wants them
