@@ -117,7 +117,7 @@ pub fn decide(
             fields: vec![
                 FieldDiff::set("key_spec", "SYMMETRIC_DEFAULT"),
                 FieldDiff::set("rotation", true),
-                FieldDiff::set("policy", policy.canonical().to_json()),
+                FieldDiff::set("policy", policy.to_json()),
             ],
         };
     };

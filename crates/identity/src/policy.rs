@@ -42,10 +42,7 @@ pub struct ObservedPolicy {
 pub fn decide(spec: &ManagedPolicySpec, tags: &Tags, observed: Option<&ObservedPolicy>) -> Change {
     let Some(obs) = observed else {
         return Change::Create {
-            fields: vec![FieldDiff::set(
-                "document",
-                spec.document.canonical().to_json(),
-            )],
+            fields: vec![FieldDiff::set("document", spec.document.to_json())],
         };
     };
     let mut fields = Vec::new();

@@ -266,11 +266,11 @@ fn compact(doc: &PolicyDocument) -> String {
 pub fn diff(spec: &RoleSpec, tags: &Tags, observed: Option<&ObservedRole>) -> RoleDiff {
     let trust = spec.trust.document();
     let Some(obs) = observed else {
-        let mut fields = vec![FieldDiff::set("assume_role_policy", compact(&trust))];
+        let mut fields = vec![FieldDiff::set("assume_role_policy", trust.to_json())];
         for (name, doc) in &spec.inline_policies {
             fields.push(FieldDiff::set(
                 format!("inline_policy.{name}"),
-                compact(doc),
+                doc.to_json(),
             ));
         }
         for arn in &spec.managed_policy_arns {

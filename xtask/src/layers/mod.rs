@@ -9,6 +9,7 @@ use ironbark_core::config::StackConfig;
 
 use crate::compose::Layer;
 
+mod identity;
 mod networking;
 
 /// The enabled layers of a stack.
@@ -17,5 +18,6 @@ pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
     if cfg.networking.enabled {
         layers.push(Arc::new(networking::Networking { cfg: cfg.networking.clone(), az_count: cfg.az_count }));
     }
+    if cfg.identity.enabled { layers.push(Arc::new(identity::Identity::new(cfg))); }
     layers
 }

@@ -78,7 +78,8 @@ pub async fn ensure_group(
     {
         Ok(out) => out.group.map(|g| {
             (
-                g.description().map(str::to_owned),
+                // An unset description reads back as "" from some implementations.
+                g.description().filter(|d| !d.is_empty()).map(str::to_owned),
                 g.precedence(),
                 g.role_arn().map(str::to_owned),
             )
