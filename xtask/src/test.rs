@@ -44,10 +44,12 @@ pub async fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
         postgres.url()
     );
 
+    let selects_packages = args.cargo_args.iter().any(|a| a == "-p" || a.starts_with("--package"));
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(&root)
-        .args(["test", "--workspace"])
+        .arg("test")
+        .args(if selects_packages { &[][..] } else { &["--workspace"][..] })
         .args(&args.cargo_args)
         .args(["--", "--include-ignored"])
         .env(EMULATOR_URL_VAR, &emulator.url)

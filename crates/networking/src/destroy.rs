@@ -191,40 +191,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .map_err(NetworkingError::aws("list subnets of", ctx.stack()))?;
     let subnet_ids: Vec<&str> = subnets.iter().filter_map(|s| s.subnet_id()).collect();
     if apply && !subnet_ids.is_empty() {
-        let enis = ec2
-            .describe_network_interfaces()
-            .filters(ec2::filter("subnet-id", &subnet_ids))
-            .send()
-            .await
-            .map_err(NetworkingError::aws(
-                "list network interfaces in the subnets of",
-                ctx.stack(),
-            ))?;
-        let foreign: Vec<String> = enis
-            .network_interfaces()
-            .iter()
-            .map(|n| {
-                format!(
-                    "{} in {} ({})",
-                    n.network_interface_id().unwrap_or_default(),
-                    n.subnet_id().unwrap_or_default(),
-                    n.description()
-                        .filter(|d| !d.is_empty())
-                        .or(n.requester_id())
-                        .unwrap_or("no description")
-                )
-            })
-            .collect();
-        if !foreign.is_empty() {
-            return Err(NetworkingError::Blocked {
-                resource: format!("networking of {}/{}", ctx.stack(), ctx.env()),
-                message: format!(
-                    "network interfaces created outside Ironbark still use the subnets: {}. Delete what owns \
-                     them (Lambda functions in the VPC release theirs up to 20 minutes after deletion), then run destroy again",
-                    foreign.join("; ")
-                ),
-            });
-        }
+        wait_for_interfaces(ctx, &ec2, &subnet_ids).await?;
     }
     for g in &groups {
         let id = g.group_id().unwrap_or_default();
@@ -261,7 +228,10 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .set_filters(Some(ec2::owned(ctx)))
         .send()
         .await
-        .map_err(NetworkingError::aws("list internet gateways of", ctx.stack()))?;
+        .map_err(NetworkingError::aws(
+            "list internet gateways of",
+            ctx.stack(),
+        ))?;
     for g in gateways.internet_gateways() {
         let id = g.internet_gateway_id().unwrap_or_default();
         if apply {
@@ -311,4 +281,63 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         );
     }
     Ok(plan)
+}
+
+/// Interface types AWS creates and removes itself when their owner is deleted.
+const AWS_MANAGED: &[&str] = &[
+    "nat_gateway",
+    "vpc_endpoint",
+    "gateway_load_balancer_endpoint",
+    "network_load_balancer",
+];
+
+/// Waits (bounded) for the network interfaces AWS removes with their owners; fails at once,
+/// naming them, for interfaces something outside Ironbark still holds.
+async fn wait_for_interfaces(
+    ctx: &Context,
+    ec2: &aws_sdk_ec2::Client,
+    subnet_ids: &[&str],
+) -> Result<(), NetworkingError> {
+    let resource = format!("networking of {}/{}", ctx.stack(), ctx.env());
+    let policy = ctx.wait_policy(std::time::Duration::from_secs(300));
+    ironbark_core::wait::wait_for(ctx.reporter().as_ref(), &resource, &policy, || async {
+        let enis = ec2
+            .describe_network_interfaces()
+            .filters(ec2::filter("subnet-id", subnet_ids))
+            .send()
+            .await
+            .map_err(|e| Box::new(NetworkingError::aws("list network interfaces in the subnets of", ctx.stack())(e)))?;
+        let describe = |n: &aws_sdk_ec2::types::NetworkInterface| {
+            format!(
+                "{} in {} ({})",
+                n.network_interface_id().unwrap_or_default(),
+                n.subnet_id().unwrap_or_default(),
+                n.description().filter(|d| !d.is_empty()).or(n.requester_id()).unwrap_or("no description")
+            )
+        };
+        let (managed, foreign): (Vec<_>, Vec<_>) = enis
+            .network_interfaces()
+            .iter()
+            .partition(|n| n.interface_type().is_some_and(|t| AWS_MANAGED.contains(&t.as_str())));
+        if !foreign.is_empty() {
+            return Err(Box::new(NetworkingError::Blocked {
+                resource: resource.clone(),
+                message: format!(
+                    "network interfaces created outside Ironbark still use the subnets: {}. Delete what owns them \
+                     (Lambda functions in the VPC release theirs up to 20 minutes after deletion), then run destroy again",
+                    foreign.iter().map(|n| describe(n)).collect::<Vec<_>>().join("; ")
+                ),
+            }));
+        }
+        Ok(if managed.is_empty() {
+            ironbark_core::wait::Poll::Ready(())
+        } else {
+            ironbark_core::wait::Poll::Pending(format!("{} AWS-managed network interfaces being released", managed.len()))
+        })
+    })
+    .await
+    .map_err(|e| match e {
+        ironbark_core::wait::WaitError::Poll { source, .. } => *source,
+        other => NetworkingError::Wait(other),
+    })
 }

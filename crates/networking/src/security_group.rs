@@ -422,7 +422,10 @@ pub async fn ensure_rules(
                 if ids.is_empty() {
                     continue;
                 }
-                let what = format!("{logical_id} ({})", if egress { "egress" } else { "ingress" });
+                let what = format!(
+                    "{logical_id} ({})",
+                    if egress { "egress" } else { "ingress" }
+                );
                 if egress {
                     ec2.revoke_security_group_egress()
                         .group_id(group)

@@ -162,3 +162,62 @@ def test_group_rule_description_is_kept(emu: Server, moto_srv: Server) -> None:
     """DescribeSecurityGroupRules returns a group-referencing rule's description."""
     assert _group_rule_description(moto_srv) is None
     assert _group_rule_description(emu) == "PostgreSQL from the application"
+
+
+def _nat_ids_tagged(server: Server, value: str) -> list[str]:
+    ec2 = server.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+    for stack in ("mine", "other"):
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip, TagSpecifications=[
+            {"ResourceType": "natgateway", "Tags": [{"Key": "ironbark:stack", "Value": stack}]}])
+    found = ec2.describe_nat_gateways(Filters=[{"Name": "tag:ironbark:stack", "Values": [value]}])["NatGateways"]
+    return [n["NatGatewayId"] for n in found]
+
+
+def test_nat_gateways_are_filtered_by_tag(emu: Server, moto_srv: Server) -> None:
+    """DescribeNatGateways with a tag filter returns only the tagged NAT gateway."""
+    assert len(_nat_ids_tagged(moto_srv, "mine")) == 2  # plain moto ignores the filter
+    assert len(_nat_ids_tagged(emu, "mine")) == 1
+
+
+def _nat_leftovers(server: Server) -> tuple[int, bool]:
+    """Delete a NAT gateway; return (ENIs left in its subnet, whether its EIP is still associated)."""
+    ec2 = server.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    enis = ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"]
+    [address] = ec2.describe_addresses(AllocationIds=[eip])["Addresses"]
+    return len(enis), "AssociationId" in address
+
+
+def test_deleted_nat_gateway_releases_its_interface(emu: Server, moto_srv: Server) -> None:
+    """DeleteNatGateway removes the NAT's ENI and disassociates its Elastic IP."""
+    assert _nat_leftovers(moto_srv) == (1, True)
+    assert _nat_leftovers(emu) == (0, False)
+
+
+def _endpoint_routes_after_modify(server: Server) -> tuple[bool, bool]:
+    ec2 = server.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    first = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    second = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    vpce = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3", VpcEndpointType="Gateway",
+                                   RouteTableIds=[first])["VpcEndpoint"]["VpcEndpointId"]
+    ec2.modify_vpc_endpoint(VpcEndpointId=vpce, AddRouteTableIds=[second], RemoveRouteTableIds=[first])
+
+    def has_route(table: str) -> bool:
+        routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+        return any(r.get("GatewayId") == vpce for r in routes)
+
+    return has_route(first), has_route(second)
+
+
+def test_gateway_endpoint_routes_follow_modify(emu: Server, moto_srv: Server) -> None:
+    """ModifyVpcEndpoint moves a gateway endpoint's prefix-list route between route tables."""
+    assert _endpoint_routes_after_modify(moto_srv) == (True, False)
+    assert _endpoint_routes_after_modify(emu) == (False, True)

@@ -15,6 +15,8 @@ MODULES = [
     "ec2_status",
     "ec2_default_sg",
     "ec2_sg_rule_description",
+    "ec2_nat_tag_filters",
+    "ec2_nat_eni",
     "ec2_vpce",
     "rds",
     "rds_data",
