@@ -81,6 +81,11 @@ async fn generated_secret_is_created_once_and_never_shown() {
     );
     // A secret scheduled for deletion is refused, never silently restored or replaced.
     let err = ensure_secret(&destroy.ctx, &spec).await.unwrap_err();
+    let err_text = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
+    assert!(
+        !err_text.contains(&value),
+        "the generated value leaked into an error"
+    );
     assert!(
         err.to_string()
             .contains(&format!("refusing to change secret {}", out.name)),
@@ -138,4 +143,28 @@ async fn json_secret_drift_is_sensitive_and_fixed() {
         serde_json::from_str(&current_value(&fix, &out.name).await).unwrap();
     assert_eq!(stored["client_secret"], "second-value-7d6c");
     destroy_secret(&fix.ctx, &spec.logical_id, 7).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn plan_of_a_fresh_identity_writes_nothing() {
+    use ironbark_identity::kms::{ensure_key, KeySpec};
+    use ironbark_identity::role::{ensure_role, RoleSpec, ServicePrincipal};
+    let plan = Phase::new("fresh-plan", Mode::Plan).await;
+    let role = ensure_role(
+        &plan.ctx,
+        &RoleSpec::for_services("identity/role/x", [ServicePrincipal::Lambda]),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(role.change.change, Change::Create { .. }) && role.arn.is_none());
+    let key = ensure_key(&plan.ctx, &KeySpec::new("x", Vec::new()))
+        .await
+        .unwrap();
+    assert!(matches!(key.change.change, Change::Create { .. }) && key.arn.is_none());
+    let secret = ensure_secret(&plan.ctx, &SecretSpec::generated("x", Generator::default()))
+        .await
+        .unwrap();
+    assert!(matches!(secret.change.change, Change::Create { .. }) && secret.arn.is_none());
+    plan.assert_no_writes();
 }
