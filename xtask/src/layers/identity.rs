@@ -140,17 +140,25 @@ fn pending(id: &str, kind: &str) -> ResourceChange {
 
 async fn converge(ctx: &Context, cfg: &IdentityConfig) -> anyhow::Result<LayerResult> {
     let mut r = LayerResult::default();
-    let key = ensure_key(ctx, &key_spec(ctx)).await?;
+    let (pool_spec, api, web_spec, m2m_spec) = specs(cfg);
+    // The key and the user pool do not depend on each other: converge them together.
+    let key_spec = key_spec(ctx);
+    let (key, pool) = tokio::join!(ensure_key(ctx, &key_spec), async {
+        if cfg.cognito.enabled {
+            ensure_user_pool(ctx, &pool_spec).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    });
+    let key = key?;
     r.plan.push(key.change.clone());
     r.outputs.insert("kms_alias".into(), key.alias.clone());
     if let Some(arn) = &key.arn {
         r.outputs.insert("kms_key_arn".into(), arn.clone());
     }
-    if !cfg.cognito.enabled {
+    let Some(pool) = pool? else {
         return Ok(r);
-    }
-    let (pool_spec, api, web_spec, m2m_spec) = specs(cfg);
-    let pool = ensure_user_pool(ctx, &pool_spec).await?;
+    };
     r.plan.push(pool.change.clone());
     let Some(pool_id) = pool.id.clone() else {
         for (id, kind) in [
