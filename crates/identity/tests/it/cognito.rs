@@ -321,3 +321,64 @@ async fn cognito_create_converge_drift_destroy_without_leaking_the_client_secret
         Change::NoOp
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn pool_left_by_a_crash_before_its_mfa_is_adopted_not_duplicated() {
+    let phase = Phase::new("cognito-crash", Mode::Apply).await;
+    let s = specs("https://app.ironbark.example/callback");
+    let mut pool_spec = s.pool.clone();
+    pool_spec.deletion_protection = false;
+    // What a run killed right after CreateUserPool leaves: the named, tagged pool, MFA off.
+    let idp = ironbark_core::sdk_client!(phase.ctx, aws_sdk_cognitoidentityprovider);
+    let name = phase.ctx.physical_name(
+        &pool_spec.logical_id,
+        &ironbark_core::naming::NameRule::GENERIC,
+    );
+    let created = idp
+        .create_user_pool()
+        .pool_name(&name)
+        .username_attributes(aws_sdk_cognitoidentityprovider::types::UsernameAttributeType::Email)
+        .set_user_pool_tags(Some(phase.ctx.tags_for(&pool_spec.logical_id).to_map()))
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    // A pool of the same name without Ironbark's tag (someone else's) is never adopted.
+    let _stranger = idp
+        .create_user_pool()
+        .pool_name(&name)
+        .send()
+        .await
+        .unwrap();
+
+    let rerun = Phase::new("cognito-crash", Mode::Apply).await;
+    let out = ensure_user_pool(&rerun.ctx, &pool_spec).await.unwrap();
+    assert_eq!(out.id.as_deref(), created.id());
+    let Change::Update { fields } = &out.change.change else {
+        panic!("{:?}", out.change)
+    };
+    let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+    assert!(
+        names.contains(&"mfa") && names.contains(&"custom_attributes.tenant_id"),
+        "{names:?}"
+    );
+    let log = rerun.server_log();
+    assert!(
+        !log.by_operation.contains_key("cognito-idp:CreateUserPool"),
+        "{log:?}"
+    );
+    let check = Phase::new("cognito-crash", Mode::Plan).await;
+    assert_eq!(
+        ensure_user_pool(&check.ctx, &pool_spec)
+            .await
+            .unwrap()
+            .change
+            .change,
+        Change::NoOp
+    );
+    destroy_user_pool(&rerun.ctx, &pool_spec.logical_id, false)
+        .await
+        .unwrap();
+}

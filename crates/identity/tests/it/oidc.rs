@@ -31,7 +31,13 @@ async fn oidc_provider_create_converge_drift_destroy() {
     rerun.assert_no_writes();
 
     let iam = ironbark_core::sdk_client!(create.ctx, aws_sdk_iam);
-    // moto 5.2.5 lacks AddClientIDToOpenIDConnectProvider; a replaced thumbprint is drift too.
+    // Drift: an audience added by hand and the pinned thumbprint replaced.
+    iam.add_client_id_to_open_id_connect_provider()
+        .open_id_connect_provider_arn(&out.arn)
+        .client_id("someone-else")
+        .send()
+        .await
+        .unwrap();
     iam.update_open_id_connect_provider_thumbprint()
         .open_id_connect_provider_arn(&out.arn)
         .thumbprint_list("0".repeat(40))
@@ -47,7 +53,8 @@ async fn oidc_provider_create_converge_drift_destroy() {
     else {
         panic!()
     };
-    assert_eq!(fields[0].field, "thumbprints");
+    let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(names, ["client_ids", "thumbprints"]);
     plan.assert_no_writes();
     let fix = Phase::new(stack, Mode::Apply).await;
     let _ = ensure_oidc_provider(&fix.ctx, &spec).await.unwrap();

@@ -33,6 +33,7 @@ MODULES = [
     "route53",
     "elasticache",
     "cognito",
+    "identity",
     "aoss",
 ]
 
