@@ -140,6 +140,11 @@ pub fn is_not_found(e: &impl ProvideErrorMetadata) -> bool {
     )
 }
 
+/// Any service: the caller may not perform this call on this resource.
+pub fn is_access_denied(e: &impl ProvideErrorMetadata) -> bool {
+    matches!(e.code(), Some("AccessDeniedException" | "AccessDenied"))
+}
+
 /// Secrets Manager, Cognito: the resource already exists.
 pub fn is_already_exists(e: &impl ProvideErrorMetadata) -> bool {
     matches!(

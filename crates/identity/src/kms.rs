@@ -12,7 +12,7 @@ use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
 use crate::document::{PolicyDocument, Principal, Statement};
-use crate::error::{is_not_found, IdentityError};
+use crate::error::{is_access_denied, is_not_found, IdentityError};
 
 const KIND: &str = "KMS key";
 
@@ -301,7 +301,16 @@ async fn find(
     let want = ctx.tags_for(logical_id);
     for key in keys {
         let Some(id) = key.key_id() else { continue };
-        let tags = read_tags(kms, id, alias).await?;
+        // Keys whose tags we may not read (other principals' key policies) are not ours.
+        let tags = match kms.list_resource_tags().key_id(id).send().await {
+            Ok(out) => out
+                .tags()
+                .iter()
+                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            Err(e) if is_access_denied(&e) || is_not_found(&e) => continue,
+            Err(e) => return Err(IdentityError::aws("read the tags of", KIND, alias)(e)),
+        };
         let ours = [
             ironbark_core::tags::ID,
             ironbark_core::tags::STACK,

@@ -35,6 +35,6 @@ pub mod role;
 pub mod secret;
 
 pub use error::{
-    is_already_exists, is_deletion_protected, is_entity_already_exists, is_iam_propagation,
-    is_no_such_entity, is_not_found, is_scheduled_for_deletion, IdentityError,
+    is_access_denied, is_already_exists, is_deletion_protected, is_entity_already_exists,
+    is_iam_propagation, is_no_such_entity, is_not_found, is_scheduled_for_deletion, IdentityError,
 };

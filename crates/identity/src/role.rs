@@ -554,14 +554,22 @@ pub async fn ensure_role(ctx: &Context, spec: &RoleSpec) -> Result<RoleOutcome, 
         arn = Some(act(&iam, &name, spec, &tags, &d).await?);
     }
     if spec.instance_profile && (ctx.is_apply() || !d.profile_create) {
-        profile_arn = iam
+        profile_arn = match iam
             .get_instance_profile()
             .instance_profile_name(&name)
             .send()
             .await
-            .ok()
-            .and_then(|o| o.instance_profile)
-            .map(|p| p.arn().to_owned());
+        {
+            Ok(o) => o.instance_profile.map(|p| p.arn().to_owned()),
+            Err(e) if is_no_such_entity(&e) => None,
+            Err(e) => {
+                return Err(IdentityError::aws(
+                    "read the instance profile of",
+                    KIND,
+                    &name,
+                )(e))
+            }
+        };
     }
     ctx.report(Event::Done {
         resource: spec.logical_id.clone(),

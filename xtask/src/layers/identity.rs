@@ -15,8 +15,9 @@ use ironbark_identity::cognito::{
     ensure_resource_server, ensure_user_pool, m2m_credentials, ClientKind, ClientSpec, GroupSpec,
     IdentityPoolSpec, Mfa, PasswordPolicy, ResourceServerSpec, SignIn, UserPoolSpec,
 };
+use ironbark_identity::document::{PolicyDocument, Statement};
 use ironbark_identity::kms::{destroy_key, ensure_key, KeySpec};
-use ironbark_identity::role::{destroy_role, ensure_role, RoleSpec, Trust};
+use ironbark_identity::role::{destroy_role, ensure_role, RoleSpec, ServicePrincipal, Trust};
 use ironbark_identity::secret::{destroy_secret, ensure_secret};
 
 use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs};
@@ -30,11 +31,14 @@ const DOMAIN: &str = "identity/cognito/domain";
 const IDENTITIES: &str = "identity/cognito/identities";
 const AUTH_ROLE: &str = "identity/role/authenticated";
 const KEY: &str = "main";
+const FLOW_LOGS_ROLE: &str = "identity/role/vpc-flow-logs";
 
 /// The identity layer of a stack.
 pub struct Identity {
     /// The identity section.
     pub cfg: IdentityConfig,
+    /// Whether the networking layer wants a role for VPC flow logs.
+    pub flow_logs: bool,
 }
 
 impl Identity {
@@ -42,6 +46,7 @@ impl Identity {
     pub fn new(cfg: &StackConfig) -> Self {
         Self {
             cfg: cfg.identity.clone(),
+            flow_logs: cfg.networking.enabled && cfg.networking.flow_logs,
         }
     }
 }
@@ -56,14 +61,42 @@ impl Layer for Identity {
     }
 
     fn run(&self, ctx: Context, _inputs: Outputs, action: Action) -> LayerFuture {
-        let cfg = self.cfg.clone();
+        let (cfg, flow_logs) = (self.cfg.clone(), self.flow_logs);
         Box::pin(async move {
             match action {
-                Action::Converge => converge(&ctx, &cfg).await,
+                Action::Converge => {
+                    let mut r = converge(&ctx, &cfg).await?;
+                    if flow_logs {
+                        let role = ensure_role(&ctx, &flow_logs_role()).await?;
+                        r.plan.push(role.change);
+                        if let Some(arn) = role.arn {
+                            r.outputs.insert("flow_logs_role_arn".into(), arn);
+                        }
+                    }
+                    Ok(r)
+                }
                 Action::Destroy { allow_protected } => destroy(&ctx, &cfg, allow_protected).await,
             }
         })
     }
+}
+
+/// The role VPC flow logs assume to write to CloudWatch Logs (what AWS documents for
+/// flow logs publishing to a log group).
+fn flow_logs_role() -> RoleSpec {
+    RoleSpec::for_services(FLOW_LOGS_ROLE, [ServicePrincipal::VpcFlowLogs]).with_inline(
+        "write-flow-logs",
+        PolicyDocument::new(vec![Statement::allow(
+            [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+            ],
+            ["*"],
+        )]),
+    )
 }
 
 fn key_spec(ctx: &Context) -> KeySpec {
@@ -272,6 +305,7 @@ async fn destroy(
     let mut plan = Plan::default();
     plan.push(destroy_identity_pool(ctx, IDENTITIES).await?);
     plan.push(destroy_role(ctx, AUTH_ROLE).await?);
+    plan.push(destroy_role(ctx, FLOW_LOGS_ROLE).await?);
     let recovery = i64::from(cfg.secret_recovery_days);
     plan.push(destroy_secret(ctx, M2M_SECRET, recovery).await?);
     // The pool goes with its clients, resource server, groups and domain. A protected pool is
