@@ -58,6 +58,9 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Run every test with the emulator and PostgreSQL started around them.
     Test(TestArgs),
+    /// Measure a fresh deploy, a converged re-deploy and a destroy against a fresh emulator:
+    /// wall time and API calls (reads/writes) from the emulator's own log.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,4 +163,14 @@ pub struct TestArgs {
     /// Arguments passed to `cargo test` (after `--`).
     #[arg(last = true)]
     pub cargo_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Time scale of the emulator: 1 = AWS's typical durations (NAT ~90 s), 0.01 = fast.
+    #[arg(long, default_value = "1")]
+    pub time_scale: String,
+    /// Where to write the JSON results (default: target/ironbark-bench/deploy-<env>.json).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! The Ironbark CLI, run as `cargo xtask <command>`: parses flags and dispatches with one
 //! `match`; each command lives in its own module.
 
+mod bench;
 mod compose;
 mod emulator;
 mod flags;
@@ -29,6 +30,7 @@ async fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(args),
         Command::Test(args) => test::run(args).await,
+        Command::Bench(args) => bench::run(&cli.global, args).await,
     };
     match result {
         Ok(code) => code,

@@ -69,14 +69,29 @@ impl Progress {
     }
 }
 
-fn describe(change: &Change) -> &'static str {
-    match change {
-        Change::NoOp => "unchanged",
-        Change::Create { .. } => "created",
-        Change::Update { .. } => "updated",
-        Change::Delete => "deleted",
-        Change::Refused { .. } => "refused",
+fn describe(change: &Change, planning: bool) -> &'static str {
+    match (change, planning) {
+        (Change::NoOp, _) => "unchanged",
+        (Change::Create { .. }, false) => "created",
+        (Change::Create { .. }, true) => "to create",
+        (Change::Update { .. }, false) => "updated",
+        (Change::Update { .. }, true) => "to update",
+        (Change::Delete, false) => "deleted",
+        (Change::Delete, true) => "to delete",
+        (Change::Refused { .. }, _) => "refused",
     }
+}
+
+/// Whether events describe a plan (what would change) or an apply (what changed).
+static PLANNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Tells the renderer whether the run is planning or applying.
+pub fn set_planning(planning: bool) {
+    PLANNING.store(planning, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn planning() -> bool {
+    PLANNING.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 impl Reporter for Progress {
@@ -94,7 +109,9 @@ impl Reporter for Progress {
                     Event::Waiting { resource, status } => {
                         format!("{resource}: waiting ({status})")
                     }
-                    Event::Done { resource, change } => format!("{resource}: {}", describe(change)),
+                    Event::Done { resource, change } => {
+                        format!("{resource}: {}", describe(change, planning()))
+                    }
                     Event::Failed { resource, error } => format!("{resource}: failed: {error}"),
                     Event::Warning {
                         resource: Some(r),
@@ -145,7 +162,7 @@ impl Bars {
                     let _ = self.multi.println(format!(
                         "{} {resource} {}",
                         change.symbol(),
-                        describe(&change)
+                        describe(&change, planning())
                     ));
                 }
                 self.overall.inc(1);

@@ -158,6 +158,7 @@ pub async fn deploy(global: &Global) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     s.ctx.set_mode(Mode::Apply);
+    crate::render::set_planning(false);
     let (applied, outputs) =
         compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
     s.progress.finish();
@@ -190,6 +191,7 @@ pub async fn destroy(global: &Global, args: &DestroyArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::from(1));
     }
     s.ctx.set_mode(Mode::Apply);
+    crate::render::set_planning(false);
     compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
     s.progress.finish();
     Ok(ExitCode::SUCCESS)

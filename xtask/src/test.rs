@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use ironbark_testkit::{
-    workspace_root, Emulator, EmulatorOptions, Postgres, Venv, EMULATOR_URL_VAR, PG_URL_VAR,
+    workspace_root, Emulator, EmulatorOptions, Postgres, Venv, CLI_VAR, EMULATOR_URL_VAR,
+    PG_URL_VAR,
 };
 use tokio::process::Command;
 
@@ -44,16 +45,27 @@ pub async fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
         postgres.url()
     );
 
-    let selects_packages = args.cargo_args.iter().any(|a| a == "-p" || a.starts_with("--package"));
+    let selects_packages = args
+        .cargo_args
+        .iter()
+        .any(|a| a == "-p" || a.starts_with("--package"));
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(&root)
         .arg("test")
-        .args(if selects_packages { &[][..] } else { &["--workspace"][..] })
+        .args(if selects_packages {
+            &[][..]
+        } else {
+            &["--workspace"][..]
+        })
         .args(&args.cargo_args)
         .args(["--", "--include-ignored"])
         .env(EMULATOR_URL_VAR, &emulator.url)
-        .env(PG_URL_VAR, postgres.url());
+        .env(PG_URL_VAR, postgres.url())
+        .env(
+            CLI_VAR,
+            std::env::current_exe().context("cannot find the running CLI")?,
+        );
     let rust_ok = run_child(cargo, "cargo test").await?;
 
     let python_ok = if args.no_python {

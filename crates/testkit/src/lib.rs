@@ -31,6 +31,16 @@ pub const EMULATOR_URL_VAR: &str = "IRONBARK_TESTKIT_EMULATOR_URL";
 /// The environment variable holding the PostgreSQL URL during `cargo xtask test`.
 pub const PG_URL_VAR: &str = "IRONBARK_TESTKIT_PG_URL";
 
+/// The environment variable holding the path of the CLI binary during `cargo xtask test`.
+pub const CLI_VAR: &str = "IRONBARK_TESTKIT_CLI";
+
+/// The CLI binary (`xtask`) that runs the tests. Panics with instructions when not run under
+/// `cargo xtask test`.
+#[must_use]
+pub fn cli() -> std::path::PathBuf {
+    std::path::PathBuf::from(required_var(CLI_VAR))
+}
+
 fn required_var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: this test needs the services started by `cargo xtask test`")

@@ -16,8 +16,13 @@ mod networking;
 pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
     let mut layers: Vec<Arc<dyn Layer>> = Vec::new();
     if cfg.networking.enabled {
-        layers.push(Arc::new(networking::Networking { cfg: cfg.networking.clone(), az_count: cfg.az_count }));
+        layers.push(Arc::new(networking::Networking {
+            cfg: cfg.networking.clone(),
+            az_count: cfg.az_count,
+        }));
     }
-    if cfg.identity.enabled { layers.push(Arc::new(identity::Identity::new(cfg))); }
+    if cfg.identity.enabled {
+        layers.push(Arc::new(identity::Identity::new(cfg)));
+    }
     layers
 }

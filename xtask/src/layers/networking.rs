@@ -27,12 +27,18 @@ impl Layer for Networking {
             match action {
                 Action::Converge => {
                     let out = ironbark_networking::ensure_networking(&ctx, &cfg, az_count).await?;
-                    Ok(LayerResult { plan: out.plan, outputs: out.outputs })
+                    Ok(LayerResult {
+                        plan: out.plan,
+                        outputs: out.outputs,
+                    })
                 }
                 // Nothing in networking is protected: it holds no data.
                 Action::Destroy { .. } => {
                     let plan = ironbark_networking::destroy_networking(&ctx).await?;
-                    Ok(LayerResult { plan, outputs: Default::default() })
+                    Ok(LayerResult {
+                        plan,
+                        outputs: Default::default(),
+                    })
                 }
             }
         })

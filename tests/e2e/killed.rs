@@ -1,0 +1,81 @@
+//! The CLI killed (SIGKILL) at several points during a fresh deploy, then re-run: exactly one
+//! VPC, the expected subnets and NAT gateways, no extra Elastic IPs.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::{census, ironbark, text};
+
+#[test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+fn killed_deploys_are_finished_by_the_next_run() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (i, delay_ms) in [400u64, 700, 1000, 1400].into_iter().enumerate() {
+        let stack = format!("e2e-killed-{i}");
+        for _ in 0..2 {
+            let mut child = Command::new(crate::cli_binary())
+                .args([
+                    "deploy",
+                    "--env",
+                    "prod",
+                    "--yes",
+                    "--set",
+                    "identity.enabled=false",
+                ])
+                .args([
+                    "--endpoint-url",
+                    &ironbark_testkit::emulator_url(),
+                    "--set",
+                    &format!("stack={stack}"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+        let finish = ironbark(
+            &stack,
+            &[
+                "deploy",
+                "--env",
+                "prod",
+                "--yes",
+                "--set",
+                "identity.enabled=false",
+            ],
+        );
+        assert_eq!(finish.status.code(), Some(0), "{}", text(&finish));
+        assert_eq!(
+            rt.block_on(census(&stack)),
+            (1, 9, 3, 3),
+            "killed after {delay_ms} ms"
+        );
+        let plan = ironbark(
+            &stack,
+            &["plan", "--env", "prod", "--set", "identity.enabled=false"],
+        );
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "not converged after a kill at {delay_ms} ms: {}",
+            text(&plan)
+        );
+        let destroy = ironbark(
+            &stack,
+            &[
+                "destroy",
+                "--env",
+                "prod",
+                "--yes",
+                "--allow-protected",
+                "--set",
+                "identity.enabled=false",
+            ],
+        );
+        assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy));
+        assert_eq!(rt.block_on(census(&stack)), (0, 0, 0, 0));
+    }
+}

@@ -1,0 +1,129 @@
+//! `bench`: a fresh deploy, a converged re-deploy and a destroy of one profile against a fresh
+//! emulator at a chosen time scale. Wall time is measured here; API calls come from the
+//! emulator's own request log (filtered to this run's access key), so retries and every client
+//! are counted.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use ironbark_core::config::LoadOptions;
+use ironbark_core::report::NullReporter;
+use ironbark_core::{Context, Mode, Tags};
+use ironbark_testkit::{target_dir, Emulator, EmulatorOptions, LogSummary, Venv};
+use serde::Serialize;
+
+use crate::compose::{self, Action};
+use crate::flags::{BenchArgs, Global};
+use crate::validate::stack_file;
+
+#[derive(Debug, Serialize)]
+struct Phase {
+    phase: &'static str,
+    wall_seconds: f64,
+    reads: u64,
+    writes: u64,
+    resources_changed: usize,
+}
+
+fn phase(name: &'static str, start: Instant, log: &LogSummary, changed: usize) -> Phase {
+    Phase {
+        phase: name,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        reads: log.reads,
+        writes: log.writes,
+        resources_changed: changed,
+    }
+}
+
+pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let file = stack_file(global)?;
+    let mut opts = LoadOptions::new(&file, global.env.clone());
+    opts.use_env = false;
+    for set in &global.set {
+        let (key, value) = set.split_once('=').context("--set expects KEY=VALUE")?;
+        opts = opts.set(key.trim(), value.trim());
+    }
+    let cfg = ironbark_core::config::load(&opts)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .config;
+    let venv = Venv::ensure()?;
+    let emulator = Emulator::start(
+        &venv,
+        &EmulatorOptions {
+            port: None,
+            time_scale: Some(args.time_scale.clone()),
+        },
+    )?;
+    let control = emulator.control();
+    let key = ironbark_testkit::unique_access_key("bench");
+    let ctx = Context::builder(cfg.stack.clone(), global.env.clone())
+        .region(cfg.region.clone())
+        .tags(Tags::standard(
+            &cfg.project,
+            &global.env,
+            &cfg.owner,
+            &cfg.cost_center,
+            &cfg.stack,
+        ))
+        .endpoint_url(&emulator.url)
+        .static_credentials(key.clone(), "testing")
+        .reporter(Arc::new(NullReporter))
+        .mode(Mode::Apply)
+        .build()
+        .await;
+    let mut phases = Vec::new();
+    for (name, action) in [
+        ("fresh deploy", Action::Converge),
+        ("converged re-deploy", Action::Converge),
+        (
+            "destroy",
+            Action::Destroy {
+                allow_protected: true,
+            },
+        ),
+    ] {
+        control.reset_log()?;
+        let start = Instant::now();
+        let (plan, _) = compose::execute(&ctx, compose::layers(&cfg), action)
+            .await
+            .with_context(|| format!("bench phase {name}"))?;
+        let changed = plan
+            .resources
+            .iter()
+            .filter(|r| r.change.is_change())
+            .count();
+        phases.push(phase(name, start, &control.log_summary_for(&key)?, changed));
+    }
+    emulator.stop();
+
+    println!(
+        "profile {} of {}, emulator time scale {}",
+        global.env,
+        file.display(),
+        args.time_scale
+    );
+    println!(
+        "{:22} {:>10} {:>7} {:>7} {:>9}",
+        "phase", "wall (s)", "reads", "writes", "changed"
+    );
+    for p in &phases {
+        println!(
+            "{:22} {:>10.2} {:>7} {:>7} {:>9}",
+            p.phase, p.wall_seconds, p.reads, p.writes, p.resources_changed
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        target_dir()
+            .join("ironbark-bench")
+            .join(format!("deploy-{}.json", global.env))
+    });
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let json = serde_json::json!({ "profile": global.env, "time_scale": args.time_scale, "phases": phases });
+    std::fs::write(&out, serde_json::to_string_pretty(&json)?)?;
+    println!("results written to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
