@@ -561,6 +561,37 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn prop_reordered_services_converge_and_changed_tags_are_field_diffs(
+            services in proptest::collection::btree_set("[a-z]{2,10}\\.amazonaws\\.com", 0..4),
+            env in "[a-z]{2,8}",
+        ) {
+            let spec = KeySpec::new("k", services.iter().cloned());
+            let policy = spec.policy("aws", "123456789012");
+            let mut reversed = spec.clone();
+            reversed.service_principals.reverse();
+            let tags = Tags::standard("s", &env, "o", "c", "s").with_id(&spec.logical_id());
+            let mut obs = ObservedKey {
+                key_id: "k".into(),
+                arn: "arn".into(),
+                state: "Enabled".into(),
+                description: spec.description.clone(),
+                policy: reversed.policy("aws", "123456789012"),
+                rotation: true,
+                tags: tags.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+                has_alias: true,
+            };
+            proptest::prop_assert_eq!(decide(&spec, &policy, &tags, Some(&obs)), Change::NoOp);
+            obs.tags.insert("Env".into(), format!("{env}x"));
+            let Change::Update { fields } = decide(&spec, &policy, &tags, Some(&obs)) else {
+                return Err(proptest::test_runner::TestCaseError::fail("expected an update"));
+            };
+            proptest::prop_assert_eq!(fields.len(), 1);
+            proptest::prop_assert_eq!(fields[0].field.as_str(), "tags.Env");
+        }
+    }
+
     #[test]
     fn policy_grants_root_and_services() {
         let (spec, policy, ..) = fixture();
