@@ -181,3 +181,65 @@ async fn irsa_role_trusts_the_service_account() {
     rerun.assert_no_writes();
     destroy_role(&phase.ctx, &spec.logical_id).await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn boundary_and_instance_profile_are_reconciled() {
+    let stack = "role-boundary";
+    let setup = Phase::new(stack, Mode::Apply).await;
+    let boundary = managed_policy(&setup, &format!("{}-boundary", setup.ctx.stack())).await;
+    let mut spec = RoleSpec::for_services("identity/role/bastion", [ServicePrincipal::Ec2]);
+    spec.instance_profile = true;
+    spec.permissions_boundary = Some(boundary.clone());
+    spec.max_session_duration = Some(7200);
+    let created = ensure_role(&setup.ctx, &spec).await.unwrap();
+    let iam = ironbark_core::sdk_client!(setup.ctx, aws_sdk_iam);
+    let role = iam
+        .get_role()
+        .role_name(&created.name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(
+        role.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(boundary.as_str())
+    );
+    let rerun = Phase::new(stack, Mode::Apply).await;
+    assert_eq!(
+        ensure_role(&rerun.ctx, &spec).await.unwrap().change.change,
+        Change::NoOp
+    );
+    rerun.assert_no_writes();
+
+    // Out of band: the boundary removed and the role taken out of its instance profile.
+    iam.delete_role_permissions_boundary()
+        .role_name(&created.name)
+        .send()
+        .await
+        .unwrap();
+    iam.remove_role_from_instance_profile()
+        .instance_profile_name(&created.name)
+        .role_name(&created.name)
+        .send()
+        .await
+        .unwrap();
+    let plan = Phase::new(stack, Mode::Plan).await;
+    let Change::Update { fields } = ensure_role(&plan.ctx, &spec).await.unwrap().change.change
+    else {
+        panic!()
+    };
+    let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(names, ["permissions_boundary", "instance_profile"]);
+    plan.assert_no_writes();
+    let fix = Phase::new(stack, Mode::Apply).await;
+    let _ = ensure_role(&fix.ctx, &spec).await.unwrap();
+    let check = Phase::new(stack, Mode::Plan).await;
+    assert_eq!(
+        ensure_role(&check.ctx, &spec).await.unwrap().change.change,
+        Change::NoOp
+    );
+    destroy_role(&fix.ctx, &spec.logical_id).await.unwrap();
+}
