@@ -357,10 +357,11 @@ pub async fn ensure_networking(
 
     // NAT gateways no longer wanted, now that no route points at them.
     let wanted: Vec<&str> = nat_specs.iter().map(|s| s.logical_id.as_str()).collect();
-    let extra: Vec<&nat::ObservedNat> = existing_nats
+    let mut extra: Vec<&nat::ObservedNat> = existing_nats
         .iter()
         .filter(|n| !wanted.contains(&n.logical_id.as_str()))
         .collect();
+    extra.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
     for outcome in try_join_all(extra.into_iter().map(|n| nat::delete_nat_gateway(ctx, n))).await? {
         out.plan.push(outcome.change);
     }

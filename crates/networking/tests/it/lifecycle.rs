@@ -74,8 +74,9 @@ async fn prod_create_rerun_destroy() {
         .await
         .unwrap();
     assert!(plan.resources.iter().all(|r| r.change == Change::Delete));
-    assert!(
-        plan.resources.len() >= 1 + 9 + 3 + 3 + 5 + 1 + 4 + 1,
+    assert_eq!(
+        plan.resources.len(),
+        1 + 9 + 3 + 3 + 5 + 1 + 5 + 1,
         "{}",
         plan.render_human()
     );
