@@ -14,14 +14,7 @@ fn killed_deploys_are_finished_by_the_next_run() {
         let stack = format!("e2e-killed-{i}");
         for _ in 0..2 {
             let mut child = Command::new(crate::cli_binary())
-                .args([
-                    "deploy",
-                    "--env",
-                    "prod",
-                    "--yes",
-                    "--set",
-                    "identity.enabled=false",
-                ])
+                .args(["deploy", "--env", "prod", "--yes"])
                 .args([
                     "--endpoint-url",
                     &ironbark_testkit::emulator_url(),
@@ -36,27 +29,14 @@ fn killed_deploys_are_finished_by_the_next_run() {
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
         }
-        let finish = ironbark(
-            &stack,
-            &[
-                "deploy",
-                "--env",
-                "prod",
-                "--yes",
-                "--set",
-                "identity.enabled=false",
-            ],
-        );
+        let finish = ironbark(&stack, &["deploy", "--env", "prod", "--yes"]);
         assert_eq!(finish.status.code(), Some(0), "{}", text(&finish));
         assert_eq!(
             rt.block_on(census(&stack)),
             (1, 9, 3, 3),
             "killed after {delay_ms} ms"
         );
-        let plan = ironbark(
-            &stack,
-            &["plan", "--env", "prod", "--set", "identity.enabled=false"],
-        );
+        let plan = ironbark(&stack, &["plan", "--env", "prod"]);
         assert_eq!(
             plan.status.code(),
             Some(0),
@@ -65,15 +45,7 @@ fn killed_deploys_are_finished_by_the_next_run() {
         );
         let destroy = ironbark(
             &stack,
-            &[
-                "destroy",
-                "--env",
-                "prod",
-                "--yes",
-                "--allow-protected",
-                "--set",
-                "identity.enabled=false",
-            ],
+            &["destroy", "--env", "prod", "--yes", "--allow-protected"],
         );
         assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy));
         assert_eq!(rt.block_on(census(&stack)), (0, 0, 0, 0));

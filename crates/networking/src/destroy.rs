@@ -38,6 +38,10 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     let apply = ctx.is_apply();
     let mut plan = Plan::default();
 
+    // 0. Flow logs and their log group.
+    plan.resources
+        .extend(crate::flow_logs::destroy_flow_logs(ctx).await?);
+
     // 1. Endpoints.
     let endpoints = ec2
         .describe_vpc_endpoints()

@@ -19,6 +19,7 @@ mod destroy;
 mod ec2;
 pub mod endpoint;
 mod error;
+pub mod flow_logs;
 pub mod igw;
 pub mod nat;
 pub mod route_table;

@@ -9,6 +9,7 @@ use ironbark_core::config::StackConfig;
 
 use crate::compose::Layer;
 
+mod flow_logs;
 mod identity;
 mod networking;
 
@@ -23,6 +24,12 @@ pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
     }
     if cfg.identity.enabled {
         layers.push(Arc::new(identity::Identity::new(cfg)));
+    }
+    // Validation guarantees identity is enabled when flow logs are.
+    if cfg.networking.enabled && cfg.networking.flow_logs && cfg.identity.enabled {
+        layers.push(Arc::new(flow_logs::FlowLogs {
+            retention_days: cfg.networking.flow_log_retention_days,
+        }));
     }
     layers
 }

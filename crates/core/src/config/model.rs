@@ -91,6 +91,8 @@ pub struct NetworkingConfig {
     pub nat_gateways: u8,
     /// VPC flow logs to CloudWatch Logs (`CKV2_AWS_11`).
     pub flow_logs: bool,
+    /// Retention of the flow logs' log group in days (a value CloudWatch Logs accepts).
+    pub flow_log_retention_days: u16,
     /// Subnet tiers by name (`public`, `private`, `database`, ...).
     pub tiers: BTreeMap<String, TierConfig>,
     /// Security groups by name, with their rules.

@@ -21,6 +21,7 @@ fn base() -> StackConfig {
             vpc_cidr: "10.2.0.0/16".into(),
             nat_gateways: 3,
             flow_logs: true,
+            flow_log_retention_days: 30,
             tiers: [
                 (
                     "public".to_owned(),

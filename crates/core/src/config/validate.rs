@@ -473,6 +473,22 @@ fn validate_networking(cfg: &StackConfig, out: &mut Vec<Problem>) {
             }
         }
     }
+    if net.enabled && net.flow_logs && !cfg.identity.enabled {
+        out.push(problem(
+            "networking.flow_logs",
+            "flow logs are delivered with a role of the identity layer: set identity.enabled = true, or flow_logs = false",
+        ));
+    }
+    const RETENTION: &[u16] = &[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+        2922, 3288, 3653,
+    ];
+    if !RETENTION.contains(&net.flow_log_retention_days) {
+        out.push(problem(
+            "networking.flow_log_retention_days",
+            format!("{} days: CloudWatch Logs accepts 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653", net.flow_log_retention_days),
+        ));
+    }
     for (i, endpoint) in net.gateway_endpoints.iter().enumerate() {
         if !["s3", "dynamodb"].contains(&endpoint.as_str()) {
             out.push(problem(
