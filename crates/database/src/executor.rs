@@ -78,6 +78,20 @@ impl PgExecutor {
         tokio::spawn(connection);
         Ok(Self { client })
     }
+
+    /// Connects with a parsed configuration (to pick another database than the URL's, say),
+    /// without TLS.
+    ///
+    /// # Errors
+    /// [`DatabaseError::Connect`] when the server cannot be reached or refuses the login.
+    pub async fn connect_config(config: &tokio_postgres::Config) -> Result<Self, DatabaseError> {
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| DatabaseError::Connect(Box::new(e)))?;
+        tokio::spawn(connection);
+        Ok(Self { client })
+    }
 }
 
 fn sql_error(sql: &str, e: tokio_postgres::Error) -> DatabaseError {

@@ -484,11 +484,16 @@ fn decide_vector_index(spec: &VectorIndexSpec, indexes: &[ObservedIndex]) -> Cha
         );
     }
     let keys = found.keys().unwrap_or_default();
-    if !keys.split_whitespace().any(|w| w == spec.ops.opclass()) {
+    // pg_get_indexdef leaves out an operator class that is the type's default for the method,
+    // and vector_l2_ops is pgvector's default for both hnsw and ivfflat.
+    let found_ops = keys
+        .split_whitespace()
+        .find(|w| w.starts_with("vector_") && w.ends_with("_ops"))
+        .unwrap_or(VectorOps::L2.opclass());
+    if found_ops != spec.ops.opclass() {
         return refused(
             format!(
-                "vector_index.opclass ({keys} -> {} {})",
-                spec.column,
+                "vector_index.opclass ({found_ops} -> {})",
                 spec.ops.opclass()
             ),
             REASON,
@@ -1025,11 +1030,18 @@ mod tests {
             field(with_def(
                 "CREATE INDEX bedrock_kb_embedding_idx ON s.t USING hnsw (embedding vector_l2_ops)"
             )),
-            "vector_index.opclass (embedding vector_l2_ops -> embedding vector_cosine_ops)"
+            "vector_index.opclass (vector_l2_ops -> vector_cosine_ops)"
         );
         assert_eq!(
             field(with_def("CREATE INDEX bedrock_kb_embedding_idx ON s.t USING hnsw (embedding vector_cosine_ops) WITH (m='8')")),
             "vector_index.m (8 -> 16)"
+        );
+        // An opclass left out of indexdef is the default, vector_l2_ops.
+        assert_eq!(
+            field(with_def(
+                "CREATE INDEX bedrock_kb_embedding_idx ON s.t USING hnsw (embedding)"
+            )),
+            "vector_index.opclass (vector_l2_ops -> vector_cosine_ops)"
         );
         // Defaults left out of indexdef are pgvector's and match.
         assert_eq!(

@@ -2,3 +2,4 @@
 //! the emulator (run by `cargo xtask test`; ignored by plain `cargo test`).
 
 mod harness;
+mod pgvector;
