@@ -439,43 +439,43 @@ fn decide_table(
     (Change::update_if_any(fields), add)
 }
 
-fn find_index<'a>(
-    indexes: &'a [ObservedIndex],
-    name: &str,
-    method: &str,
-    column: &str,
-) -> Option<&'a ObservedIndex> {
-    indexes.iter().find(|i| i.name == name).or_else(|| {
-        // The same index under another name (made by hand or by another tool) counts.
-        indexes.iter().find(|i| {
-            i.method() == Some(method)
-                && i.keys().is_some_and(|k| {
-                    k.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .any(|w| w == column)
-                })
-        })
+fn indexes_column(index: &ObservedIndex, column: &str) -> bool {
+    index.keys().is_some_and(|k| {
+        k.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|w| w == column)
     })
 }
 
-fn decide_vector_index(spec: &VectorIndexSpec, indexes: &[ObservedIndex]) -> Change {
-    let method = spec.method.name();
-    let Some(found) = find_index(indexes, &spec.name, method, &spec.column) else {
-        let mut fields = vec![
-            FieldDiff::set("method", method),
-            FieldDiff::set("column", &spec.column),
-            FieldDiff::set("opclass", spec.ops.opclass()),
-        ];
-        fields.extend(
-            spec.method
-                .params()
-                .into_iter()
-                .map(|(k, v)| FieldDiff::set(k, v)),
-        );
-        return Change::Create { fields };
-    };
+/// The index named in the spec is compared (a mismatch is refused); failing that, an
+/// equivalent index on the column under another name (made by hand or by another tool) counts;
+/// failing that, the index is to be created.
+fn decide_index(
+    indexes: &[ObservedIndex],
+    name: &str,
+    column: &str,
+    compare: impl Fn(&ObservedIndex) -> Change,
+    create: impl FnOnce() -> Change,
+) -> Change {
+    if let Some(found) = indexes.iter().find(|i| i.name == name) {
+        return compare(found);
+    }
+    if indexes
+        .iter()
+        .any(|i| indexes_column(i, column) && compare(i) == Change::NoOp)
+    {
+        return Change::NoOp;
+    }
+    create()
+}
+
+/// pgvector's HNSW and IVFFLAT indexes take `vector` columns of at most this many dimensions.
+pub const MAX_INDEXED_DIMENSIONS: u32 = 2000;
+
+fn compare_vector_index(spec: &VectorIndexSpec, found: &ObservedIndex) -> Change {
     const REASON: &str = "an index's method, operator class or build parameters cannot change in \
                           place; drop the index yourself (queries slow down until it is rebuilt) \
                           or keep it as it is";
+    let method = spec.method.name();
     let found_method = found.method().unwrap_or("?");
     if found_method != method {
         return refused(
@@ -501,14 +501,13 @@ fn decide_vector_index(spec: &VectorIndexSpec, indexes: &[ObservedIndex]) -> Cha
     }
     let params = found.params();
     for (k, v) in spec.method.params() {
-        let have = params.get(k).map(String::as_str);
         // pgvector's defaults apply when the parameter was not given.
         let default = match k {
             "m" => "16",
             "ef_construction" => "64",
             _ => "100",
         };
-        let have = have.unwrap_or(default);
+        let have = params.get(k).map_or(default, String::as_str);
         if have != v.to_string() {
             return refused(format!("vector_index.{k} ({have} -> {v})"), REASON);
         }
@@ -516,9 +515,77 @@ fn decide_vector_index(spec: &VectorIndexSpec, indexes: &[ObservedIndex]) -> Cha
     Change::NoOp
 }
 
+fn decide_vector_index(
+    spec: &VectorIndexSpec,
+    dimension: Option<u32>,
+    indexes: &[ObservedIndex],
+) -> Change {
+    decide_index(
+        indexes,
+        &spec.name,
+        &spec.column,
+        |found| compare_vector_index(spec, found),
+        || {
+            if let Some(n) = dimension.filter(|n| *n > MAX_INDEXED_DIMENSIONS) {
+                return refused(
+                    format!("vector_index.column ({} is vector({n}))", spec.column),
+                    "pgvector cannot index vector columns of more than 2000 dimensions; use \
+                     fewer dimensions or no index",
+                );
+            }
+            let mut fields = vec![
+                FieldDiff::set("method", spec.method.name()),
+                FieldDiff::set("column", &spec.column),
+                FieldDiff::set("opclass", spec.ops.opclass()),
+            ];
+            fields.extend(
+                spec.method
+                    .params()
+                    .into_iter()
+                    .map(|(k, v)| FieldDiff::set(k, v)),
+            );
+            Change::Create { fields }
+        },
+    )
+}
+
+fn compare_full_text_index(spec: &FullTextIndexSpec, found: &ObservedIndex) -> Change {
+    let method = found.method().unwrap_or("?");
+    if method != "gin" {
+        return refused(
+            format!("full_text_index.method ({method} -> gin)"),
+            "an index's method cannot change in place; drop the index yourself or keep it",
+        );
+    }
+    let keys = found.keys().unwrap_or_default();
+    // indexdef prints `to_tsvector('simple'::regconfig, chunks)`.
+    let config = keys
+        .strip_prefix("to_tsvector('")
+        .and_then(|rest| rest.split_once('\''))
+        .map(|(config, _)| config);
+    match config {
+        Some(c) if c == spec.config => Change::NoOp,
+        other => refused(
+            format!(
+                "full_text_index.expression ({keys} -> to_tsvector('{}', {}))",
+                spec.config, spec.column
+            ),
+            if other.is_some() {
+                "the index uses another text search configuration; drop it yourself or keep it"
+            } else {
+                "the index is not on to_tsvector(config, column); drop it yourself or keep it"
+            },
+        ),
+    }
+}
+
 fn decide_full_text_index(spec: &FullTextIndexSpec, indexes: &[ObservedIndex]) -> Change {
-    let Some(found) = find_index(indexes, &spec.name, "gin", &spec.column) else {
-        return Change::Create {
+    decide_index(
+        indexes,
+        &spec.name,
+        &spec.column,
+        |found| compare_full_text_index(spec, found),
+        || Change::Create {
             fields: vec![
                 FieldDiff::set("method", "gin"),
                 FieldDiff::set(
@@ -526,17 +593,8 @@ fn decide_full_text_index(spec: &FullTextIndexSpec, indexes: &[ObservedIndex]) -
                     format!("to_tsvector('{}', {})", spec.config, spec.column),
                 ),
             ],
-        };
-    };
-    let method = found.method().unwrap_or("?");
-    if method != "gin" {
-        return refused(
-            format!("full_text_index.method ({method} -> gin)"),
-            "an index's method cannot change in place; drop the index yourself or rename the \
-             desired one",
-        );
-    }
-    Change::NoOp
+        },
+    )
 }
 
 /// Decides what to do to each object of a vector schema. Pure.
@@ -563,10 +621,13 @@ pub fn decide(spec: &VectorSchemaSpec, observed: &ObservedVectorSchema) -> Vecto
     };
     VectorSchemaDecision {
         schema,
-        vector_index: spec
-            .vector_index
-            .as_ref()
-            .map(|i| gate(decide_vector_index(i, &observed.indexes))),
+        vector_index: spec.vector_index.as_ref().map(|i| {
+            let dimension = spec.columns.iter().find_map(|c| match c.kind {
+                ColumnKind::Vector(n) if c.name == i.column => Some(n),
+                _ => None,
+            });
+            gate(decide_vector_index(i, dimension, &observed.indexes))
+        }),
         full_text_index: spec
             .full_text_index
             .as_ref()
@@ -1056,6 +1117,45 @@ mod tests {
         o.indexes[1].name = "made_by_hand".into();
         let d = decide(&bedrock_knowledge_base(1024), &o);
         assert_eq!(d.vector_index, Some(Change::NoOp));
+    }
+
+    #[test]
+    fn another_index_on_the_column_does_not_stand_in_unless_equivalent() {
+        let mut o = converged();
+        o.indexes[1] = ObservedIndex {
+            name: "l2_by_hand".into(),
+            def: "CREATE INDEX l2_by_hand ON s.t USING hnsw (embedding)".into(),
+        };
+        let d = decide(&bedrock_knowledge_base(1024), &o);
+        assert!(matches!(d.vector_index, Some(Change::Create { .. })));
+    }
+
+    #[test]
+    fn full_text_config_mismatch_is_refused() {
+        let mut o = converged();
+        o.indexes[0].def = "CREATE INDEX bedrock_kb_chunks_idx ON s.t USING gin (to_tsvector('english'::regconfig, chunks))".into();
+        let Some(Change::Refused { field, .. }) =
+            decide(&bedrock_knowledge_base(1024), &o).full_text_index
+        else {
+            panic!()
+        };
+        assert_eq!(
+            field,
+            "full_text_index.expression (to_tsvector('english'::regconfig, chunks) -> to_tsvector('simple', chunks))"
+        );
+    }
+
+    #[test]
+    fn more_than_2000_dimensions_cannot_be_indexed() {
+        let d = decide(
+            &bedrock_knowledge_base(3072),
+            &ObservedVectorSchema::default(),
+        );
+        assert!(matches!(d.table, Change::Create { .. }));
+        let Some(Change::Refused { field, .. }) = d.vector_index else {
+            panic!()
+        };
+        assert_eq!(field, "vector_index.column (embedding is vector(3072))");
     }
 
     #[test]
