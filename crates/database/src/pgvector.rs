@@ -354,6 +354,8 @@ pub struct ObservedVectorSchema {
     pub columns: Option<BTreeMap<String, String>>,
     /// The table's indexes.
     pub indexes: Vec<ObservedIndex>,
+    /// The columns of the table's primary key, in key order (empty when it has none).
+    pub primary_key: Vec<String>,
 }
 
 /// What to do to each object of a vector schema.
@@ -381,6 +383,7 @@ fn refused(field: String, reason: &str) -> Change {
 fn decide_table(
     spec: &VectorSchemaSpec,
     columns: Option<&BTreeMap<String, String>>,
+    primary_key: &[String],
 ) -> (Change, Vec<ColumnSpec>) {
     let Some(observed) = columns else {
         let mut fields = vec![FieldDiff::set(
@@ -435,6 +438,21 @@ fn decide_table(
                 );
             }
         }
+    }
+    if observed.contains_key(&spec.id_column) && primary_key != [spec.id_column.as_str()] {
+        let found = if primary_key.is_empty() {
+            "none".to_owned()
+        } else {
+            primary_key.join(", ")
+        };
+        return (
+            refused(
+                format!("primary_key ({found} -> {})", spec.id_column),
+                "changing a table's primary key fails on duplicate or null ids and locks the \
+                 table; do it yourself or keep the existing key",
+            ),
+            Vec::new(),
+        );
     }
     (Change::update_if_any(fields), add)
 }
@@ -607,7 +625,7 @@ pub fn decide(spec: &VectorSchemaSpec, observed: &ObservedVectorSchema) -> Vecto
             fields: vec![FieldDiff::set("schema", &spec.schema)],
         }
     };
-    let (table, add_columns) = decide_table(spec, observed.columns.as_ref());
+    let (table, add_columns) = decide_table(spec, observed.columns.as_ref(), &observed.primary_key);
     let table_refused = matches!(table, Change::Refused { .. });
     let gate = |c: Change| {
         if table_refused && c.is_change() {
@@ -791,6 +809,20 @@ pub async fn observe<E: Executor>(
             )
         })
         .collect();
+    let primary_key = exec
+        .query(
+            "SELECT a.attname::text AS name FROM pg_catalog.pg_index i \
+             JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
+             WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary ORDER BY k.ord",
+            &[&spec.schema, &spec.table],
+        )
+        .await?
+        .into_iter()
+        .map(|r| r.get("name").unwrap_or_default().to_owned())
+        .collect();
     let indexes = exec
         .query(
             "SELECT indexname::text AS name, indexdef AS def FROM pg_catalog.pg_indexes \
@@ -808,6 +840,7 @@ pub async fn observe<E: Executor>(
         schema_exists,
         columns: Some(columns),
         indexes,
+        primary_key,
     })
 }
 
@@ -970,6 +1003,7 @@ mod tests {
             schema_exists: true,
             columns: Some(kb_columns(1024)),
             indexes: kb_indexes(),
+            primary_key: vec!["id".into()],
         }
     }
 
@@ -1059,6 +1093,16 @@ mod tests {
             panic!()
         };
         assert_eq!(field, "columns.metadata.type (text -> json)");
+    }
+
+    #[test]
+    fn a_table_without_the_id_primary_key_is_refused() {
+        let mut o = converged();
+        o.primary_key.clear();
+        let Change::Refused { field, .. } = decide(&bedrock_knowledge_base(1024), &o).table else {
+            panic!()
+        };
+        assert_eq!(field, "primary_key (none -> id)");
     }
 
     #[test]

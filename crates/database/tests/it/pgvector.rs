@@ -315,3 +315,57 @@ async fn ivfflat_l2_schema_and_plan_mode_without_writes() {
     let (_, executes) = exec.take();
     assert!(executes.is_empty(), "{executes:#?}");
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run cargo xtask test"]
+async fn missing_columns_are_added_and_a_missing_primary_key_is_refused() {
+    let exec = Recording::new(fresh_database("ib_pgvector_columns").await);
+    let _ = ensure_pgvector(&exec).await.unwrap();
+    let spec = |schema: &str| {
+        let mut s = bedrock_knowledge_base(3);
+        s.schema = schema.into();
+        s
+    };
+    exec.execute("CREATE SCHEMA partial").await.unwrap();
+    exec.execute(
+        "CREATE TABLE partial.bedrock_kb \
+         (id uuid PRIMARY KEY, embedding vector(3), chunks text)",
+    )
+    .await
+    .unwrap();
+    exec.execute(
+        "INSERT INTO partial.bedrock_kb VALUES ('00000000-0000-0000-0000-000000000001', '[1,2,3]', 'kept')",
+    )
+    .await
+    .unwrap();
+    exec.execute("CREATE SCHEMA nokey").await.unwrap();
+    exec.execute("CREATE TABLE nokey.bedrock_kb (id uuid, embedding vector(3), chunks text, metadata json, custom_metadata jsonb)")
+        .await
+        .unwrap();
+    exec.take();
+
+    let outcome = ensure_vector_schema(&exec, &spec("partial")).await.unwrap();
+    let Change::Update { fields } = &outcome.changes[1].change else {
+        panic!("{outcome:?}")
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(names, ["columns.metadata", "columns.custom_metadata"]);
+    let (_, executes) = exec.take();
+    assert_eq!(executes.len(), 4, "{executes:#?}");
+    assert!(executes.iter().all(|e| !e.contains("DROP")));
+    let row = one(
+        &exec,
+        "SELECT chunks FROM partial.bedrock_kb WHERE id = $1::uuid",
+        &["00000000-0000-0000-0000-000000000001"],
+    )
+    .await;
+    assert_eq!(row, "kept");
+
+    let outcome = ensure_vector_schema(&exec, &spec("nokey")).await.unwrap();
+    let Change::Refused { field, .. } = &outcome.changes[1].change else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(field, "primary_key (none -> id)");
+    let (_, executes) = exec.take();
+    assert!(executes.is_empty(), "{executes:#?}");
+}
