@@ -242,7 +242,33 @@ pub async fn ensure_networking(
         subnets: subnets_of(TierKind::Public, None),
     };
     let has_public = !public_table.subnets.is_empty();
-    let (rule_outcomes, nats, public_rt) = tokio::try_join!(
+    // Interface endpoints go in the first private tier's subnets (one per AZ).
+    let private_tier = tiers_by_slot
+        .iter()
+        .find(|(_, t)| t.kind == TierKind::Private)
+        .map(|(n, _)| (*n).clone());
+    let interface_specs: Vec<endpoint::InterfaceEndpointSpec> = match &private_tier {
+        Some(tier) => cfg
+            .interface_endpoints
+            .iter()
+            .map(|service| endpoint::InterfaceEndpointSpec {
+                logical_id: endpoint::logical_id(service),
+                service: service.clone(),
+                subnets: azs
+                    .iter()
+                    .map(|az| subnet_ids[&(tier.clone(), az.clone())].clone())
+                    .collect(),
+                security_groups: cfg
+                    .endpoint_security_group
+                    .iter()
+                    .map(|g| group_ids.get(g).cloned().flatten())
+                    .collect(),
+                private_dns: true,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let (rule_outcomes, nats, public_rt, interfaces) = tokio::try_join!(
         try_join_all(rules.iter().map(|(name, r)| security_group::ensure_rules(
             ctx,
             name,
@@ -267,7 +293,19 @@ pub async fn ensure_networking(
                 Ok(None)
             }
         },
+        try_join_all(
+            interface_specs
+                .iter()
+                .map(|s| endpoint::ensure_interface_endpoint(ctx, vpc_ref, s))
+        ),
     )?;
+    for (spec, outcome) in interface_specs.iter().zip(interfaces) {
+        out.outputs.insert(
+            format!("endpoint.{}", spec.service),
+            outcome.id_or_placeholder(),
+        );
+        out.plan.push(outcome.change);
+    }
     out.plan.extend(Plan {
         resources: rule_outcomes.into_iter().map(|o| o.change).collect(),
     });

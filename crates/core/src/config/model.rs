@@ -101,6 +101,13 @@ pub struct NetworkingConfig {
     /// Gateway endpoints (`s3`, `dynamodb`) on every private and isolated route table.
     #[serde(default)]
     pub gateway_endpoints: Vec<String>,
+    /// Interface endpoints (`secretsmanager`, `ecr.api`, `bedrock-runtime`, ...) in the first
+    /// private tier's subnets, with private DNS.
+    #[serde(default)]
+    pub interface_endpoints: Vec<String>,
+    /// The security group (by name) of the interface endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_security_group: Option<String>,
 }
 
 /// What kind of routing a tier's subnets get.

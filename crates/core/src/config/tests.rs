@@ -68,6 +68,8 @@ fn base() -> StackConfig {
             ]
             .into(),
             gateway_endpoints: vec!["s3".into()],
+            interface_endpoints: vec![],
+            endpoint_security_group: None,
         },
         database: DatabaseConfig {
             enabled: true,

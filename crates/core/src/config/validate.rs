@@ -489,6 +489,45 @@ fn validate_networking(cfg: &StackConfig, out: &mut Vec<Problem>) {
             format!("{} days: CloudWatch Logs accepts 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653", net.flow_log_retention_days),
         ));
     }
+    for (i, service) in net.interface_endpoints.iter().enumerate() {
+        if service.is_empty()
+            || !service
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        {
+            out.push(problem(
+                &format!("networking.interface_endpoints[{i}]"),
+                format!(
+                    "`{service}` is not a service name (like secretsmanager or bedrock-runtime)"
+                ),
+            ));
+        }
+    }
+    if !net.interface_endpoints.is_empty() {
+        match &net.endpoint_security_group {
+            None => out.push(problem(
+                "networking.endpoint_security_group",
+                "interface endpoints need a security group: name one of networking.security_groups",
+            )),
+            Some(g) if !net.security_groups.contains_key(g) => {
+                out.push(problem(
+                    "networking.endpoint_security_group",
+                    format!("no security group `{g}`"),
+                ));
+            }
+            Some(_) => {}
+        }
+        if !net
+            .tiers
+            .values()
+            .any(|t| t.kind == super::model::TierKind::Private)
+        {
+            out.push(problem(
+                "networking.interface_endpoints",
+                "interface endpoints live in a private tier: declare one",
+            ));
+        }
+    }
     for (i, endpoint) in net.gateway_endpoints.iter().enumerate() {
         if !["s3", "dynamodb"].contains(&endpoint.as_str()) {
             out.push(problem(

@@ -49,6 +49,12 @@ async fn growing_from_dev_to_prod_sizing_is_in_place() {
         ("networking/route-table/public", '~'),
         ("networking/route-table/isolated", '~'),
         ("networking/endpoint/s3", '~'),
+        // Interface endpoints get a subnet in the new AZ.
+        ("networking/endpoint/secretsmanager", '~'),
+        ("networking/endpoint/logs", '~'),
+        ("networking/endpoint/ecr.api", '~'),
+        ("networking/endpoint/ecr.dkr", '~'),
+        ("networking/endpoint/sts", '~'),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
