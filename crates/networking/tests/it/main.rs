@@ -4,6 +4,7 @@
 
 mod crash;
 mod drift;
+mod emulator;
 mod flow_logs;
 mod growth;
 mod lifecycle;
