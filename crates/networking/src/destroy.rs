@@ -211,6 +211,60 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         );
     }
 
+    // 5b. Network ACLs: their subnets go back to the VPC's default ACL first.
+    let acls = ec2
+        .describe_network_acls()
+        .set_filters(Some(ec2::owned(ctx)))
+        .send()
+        .await
+        .map_err(NetworkingError::aws("list network ACLs of", ctx.stack()))?;
+    for a in acls
+        .network_acls()
+        .iter()
+        .filter(|a| a.is_default() != Some(true))
+    {
+        let id = a.network_acl_id().unwrap_or_default();
+        if apply {
+            let default = ec2
+                .describe_network_acls()
+                .filters(ec2::filter("vpc-id", &[a.vpc_id().unwrap_or_default()]))
+                .filters(ec2::filter("default", &["true"]))
+                .send()
+                .await
+                .map_err(NetworkingError::aws("find the default network ACL for", id))?
+                .network_acls()
+                .first()
+                .and_then(|d| d.network_acl_id().map(str::to_owned));
+            if let Some(default) = default {
+                for association in a
+                    .associations()
+                    .iter()
+                    .filter_map(|x| x.network_acl_association_id())
+                {
+                    ec2.replace_network_acl_association()
+                        .association_id(association)
+                        .network_acl_id(&default)
+                        .send()
+                        .await
+                        .map_err(NetworkingError::aws(
+                            "return a subnet to the default network ACL from",
+                            id,
+                        ))?;
+                }
+            }
+            ec2.delete_network_acl()
+                .network_acl_id(id)
+                .send()
+                .await
+                .map_err(NetworkingError::aws("delete network ACL", id))?;
+        }
+        plan.push(
+            deleted(ctx, ec2::logical_id_of(a.tags()), "network ACL", id)
+                .await
+                .change,
+        );
+    }
+
     // 6. Subnets.
     for s in &subnets {
         let id = s.subnet_id().unwrap_or_default();

@@ -21,6 +21,7 @@ pub mod endpoint;
 mod error;
 pub mod flow_logs;
 pub mod igw;
+pub mod nacl;
 pub mod nat;
 pub mod route_table;
 pub mod security_group;
@@ -268,7 +269,22 @@ pub async fn ensure_networking(
             .collect(),
         None => Vec::new(),
     };
-    let (rule_outcomes, nats, public_rt, interfaces) = tokio::try_join!(
+    let nacl_specs: Vec<nacl::NaclSpec> = cfg
+        .nacls
+        .iter()
+        .map(|(name, n)| {
+            Ok(nacl::NaclSpec {
+                logical_id: format!("networking/nacl/{name}"),
+                entries: nacl::resolve_entries(n, &vpc_cidr.to_string())?,
+                subnets: subnet_specs
+                    .iter()
+                    .filter(|s| n.tiers.contains(&s.tier))
+                    .map(|s| subnet_ids[&(s.tier.clone(), s.az.clone())].clone())
+                    .collect(),
+            })
+        })
+        .collect::<Result<_, NetworkingError>>()?;
+    let (rule_outcomes, nats, public_rt, interfaces, nacls) = tokio::try_join!(
         try_join_all(rules.iter().map(|(name, r)| security_group::ensure_rules(
             ctx,
             name,
@@ -298,7 +314,19 @@ pub async fn ensure_networking(
                 .iter()
                 .map(|s| endpoint::ensure_interface_endpoint(ctx, vpc_ref, s))
         ),
+        try_join_all(
+            nacl_specs
+                .iter()
+                .map(|s| nacl::ensure_nacl(ctx, vpc_ref, s))
+        ),
     )?;
+    for (spec, outcome) in nacl_specs.iter().zip(nacls) {
+        out.outputs.insert(
+            spec.logical_id.replace("networking/", "").replace('/', "."),
+            outcome.id_or_placeholder(),
+        );
+        out.plan.push(outcome.change);
+    }
     for (spec, outcome) in interface_specs.iter().zip(interfaces) {
         out.outputs.insert(
             format!("endpoint.{}", spec.service),

@@ -15,8 +15,8 @@ use figment::value::Value;
 use figment::Figment;
 
 pub use model::{
-    CacheConfig, CognitoConfig, DatabaseConfig, IdentityConfig, NetworkingConfig, RuleConfig,
-    SecurityGroupConfig, StackConfig, TierConfig, TierKind,
+    CacheConfig, CognitoConfig, DatabaseConfig, IdentityConfig, NaclConfig, NaclEntryConfig,
+    NetworkingConfig, RuleConfig, SecurityGroupConfig, StackConfig, TierConfig, TierKind,
 };
 pub use security::Finding;
 pub use validate::{parse_peer, parse_ports, parse_vpc_cidr, validate, Peer, Problem};

@@ -105,6 +105,9 @@ pub struct NetworkingConfig {
     /// private tier's subnets, with private DNS.
     #[serde(default)]
     pub interface_endpoints: Vec<String>,
+    /// Network ACLs by name, each attached to the subnets of some tiers.
+    #[serde(default)]
+    pub nacls: BTreeMap<String, NaclConfig>,
     /// The security group (by name) of the interface endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_security_group: Option<String>,
@@ -149,6 +152,36 @@ pub struct SecurityGroupConfig {
     /// Outbound rules. None declared means no egress at all.
     #[serde(default)]
     pub egress: Vec<RuleConfig>,
+}
+
+/// One network ACL (`[<profile>.networking.nacls.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NaclConfig {
+    /// The tiers whose subnets use it.
+    pub tiers: Vec<String>,
+    /// Inbound entries, evaluated in `rule` order.
+    #[serde(default)]
+    pub ingress: Vec<NaclEntryConfig>,
+    /// Outbound entries, evaluated in `rule` order.
+    #[serde(default)]
+    pub egress: Vec<NaclEntryConfig>,
+}
+
+/// One network ACL entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NaclEntryConfig {
+    /// Rule number (1-32766), unique per direction; lower numbers are evaluated first.
+    pub rule: u16,
+    /// `allow` or `deny`.
+    pub action: String,
+    /// `tcp`, `udp`, `icmp` or `all`.
+    pub protocol: String,
+    /// `443`, `1024-65535`, or `all`.
+    pub ports: String,
+    /// The IPv4 CIDR it matches (`vpc` for the VPC's own CIDR).
+    pub cidr: String,
 }
 
 /// One security group rule.

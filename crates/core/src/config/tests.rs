@@ -1,6 +1,8 @@
 //! Tests of loading and validation: precedence with `figment::Jail`, and properties over
 //! generated configurations.
 
+use std::collections::BTreeMap;
+
 use figment::Jail;
 use proptest::prelude::*;
 
@@ -69,6 +71,7 @@ fn base() -> StackConfig {
             .into(),
             gateway_endpoints: vec!["s3".into()],
             interface_endpoints: vec![],
+            nacls: BTreeMap::new(),
             endpoint_security_group: None,
         },
         database: DatabaseConfig {

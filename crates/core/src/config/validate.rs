@@ -528,6 +528,57 @@ fn validate_networking(cfg: &StackConfig, out: &mut Vec<Problem>) {
             ));
         }
     }
+    for (name, nacl) in &net.nacls {
+        let base = format!("networking.nacls.{name}");
+        for (i, tier) in nacl.tiers.iter().enumerate() {
+            if !net.tiers.contains_key(tier) {
+                out.push(problem(
+                    &format!("{base}.tiers[{i}]"),
+                    format!("no tier `{tier}`"),
+                ));
+            }
+            if net
+                .nacls
+                .iter()
+                .any(|(other, n)| other < name && n.tiers.contains(tier))
+            {
+                out.push(problem(
+                    &format!("{base}.tiers[{i}]"),
+                    format!("tier `{tier}` already has a network ACL: a subnet has exactly one"),
+                ));
+            }
+        }
+        for (direction, entries) in [("ingress", &nacl.ingress), ("egress", &nacl.egress)] {
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, e) in entries.iter().enumerate() {
+                let path = format!("{base}.{direction}[{i}]");
+                if !(1..=32766).contains(&e.rule) || !seen.insert(e.rule) {
+                    out.push(problem(
+                        &format!("{path}.rule"),
+                        format!(
+                            "{}: rule numbers are 1-32766 and unique per direction",
+                            e.rule
+                        ),
+                    ));
+                }
+                if !["allow", "deny"].contains(&e.action.as_str()) {
+                    out.push(problem(
+                        &format!("{path}.action"),
+                        format!("`{}`: allowed are allow, deny", e.action),
+                    ));
+                }
+                if let Err(msg) = parse_ports(&e.protocol, &e.ports) {
+                    out.push(problem(&format!("{path}.ports"), msg));
+                }
+                if e.cidr != "vpc" && e.cidr.parse::<Ipv4Net>().is_err() {
+                    out.push(problem(
+                        &format!("{path}.cidr"),
+                        format!("`{}` is not an IPv4 CIDR (or vpc)", e.cidr),
+                    ));
+                }
+            }
+        }
+    }
     for (i, endpoint) in net.gateway_endpoints.iter().enumerate() {
         if !["s3", "dynamodb"].contains(&endpoint.as_str()) {
             out.push(problem(

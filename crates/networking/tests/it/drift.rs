@@ -83,7 +83,17 @@ async fn drift_is_planned_field_by_field_and_repaired_alone() {
         .await
         .unwrap();
 
-    // Plan: exactly four resources change, each with the drifted field.
+    // 5. A network ACL entry deleted.
+    let acl = &out["nacl.database"];
+    ec2.delete_network_acl_entry()
+        .network_acl_id(acl)
+        .egress(false)
+        .rule_number(110)
+        .send()
+        .await
+        .unwrap();
+
+    // Plan: exactly five resources change, each with the drifted field.
     h.ctx.set_mode(Mode::Plan);
     let before = h.requests();
     let plan = ironbark_networking::ensure_networking(&h.ctx, &cfg.networking, cfg.az_count)
@@ -121,6 +131,10 @@ async fn drift_is_planned_field_by_field_and_repaired_alone() {
             vec!["ingress tcp 22 from 0.0.0.0/0".to_owned()],
         ),
         (
+            "networking/nacl/database".to_owned(),
+            vec!["ingress rule 110".to_owned()],
+        ),
+        (
             "networking/route-table/private/us-east-1a".to_owned(),
             vec!["route 0.0.0.0/0".to_owned()],
         ),
@@ -142,6 +156,7 @@ async fn drift_is_planned_field_by_field_and_repaired_alone() {
         ("ec2:CreateRoute".to_owned(), 1),
         ("ec2:RevokeSecurityGroupIngress".to_owned(), 2),
         ("ec2:CreateTags".to_owned(), 1),
+        ("ec2:CreateNetworkAclEntry".to_owned(), 1),
     ]
     .into();
     assert_eq!(writes, expected_writes);

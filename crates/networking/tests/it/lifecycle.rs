@@ -19,7 +19,7 @@ async fn prod_create_rerun_destroy() {
     let s = planned.plan.summary();
     assert_eq!(
         s.create,
-        1 + 1 + 9 + 5 + 3 + 1 + 3 + 1 + 1 + 5,
+        1 + 1 + 9 + 5 + 3 + 1 + 3 + 1 + 1 + 5 + 1,
         "{}",
         planned.plan.render_human()
     );
@@ -76,7 +76,7 @@ async fn prod_create_rerun_destroy() {
     assert!(plan.resources.iter().all(|r| r.change == Change::Delete));
     assert_eq!(
         plan.resources.len(),
-        1 + 9 + 3 + 3 + 5 + 1 + 5 + 1 + 5,
+        1 + 9 + 3 + 3 + 5 + 1 + 5 + 1 + 5 + 1,
         "{}",
         plan.render_human()
     );
