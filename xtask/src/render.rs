@@ -3,15 +3,24 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ironbark_core::{Change, Event, Reporter};
 
-/// The reporter of the CLI.
+/// The reporter of the CLI: an output style, and whether the run is planning (events
+/// describe what would change) or applying (what changed).
 #[derive(Debug)]
-pub enum Progress {
+pub struct Progress {
+    output: Output,
+    planning: AtomicBool,
+}
+
+/// How progress is shown.
+#[derive(Debug)]
+enum Output {
     /// One spinner per resource in flight and an overall bar.
     Bars(Bars),
     /// `[  1.2s] networking/vpc: waiting (pending)` lines.
@@ -30,8 +39,8 @@ pub struct Bars {
 impl Progress {
     /// Bars on a terminal, plain lines otherwise, JSON when asked.
     pub fn new(json: bool) -> Self {
-        if json {
-            Self::Json
+        let output = if json {
+            Output::Json
         } else if std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let overall = multi.add(ProgressBar::new(0));
@@ -40,20 +49,33 @@ impl Progress {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            Self::Bars(Bars {
+            Output::Bars(Bars {
                 multi,
                 overall,
                 bars: Mutex::default(),
             })
         } else {
-            Self::Plain(Instant::now())
+            Output::Plain(Instant::now())
+        };
+        Self {
+            output,
+            planning: AtomicBool::new(true),
         }
+    }
+
+    /// From now on, events describe applied changes.
+    pub fn set_applying(&self) {
+        self.planning.store(false, Ordering::SeqCst);
+    }
+
+    fn planning(&self) -> bool {
+        self.planning.load(Ordering::SeqCst)
     }
 
     /// Prints a line above the bars (or plainly).
     pub fn println(&self, line: &str) {
-        match self {
-            Self::Bars(b) => {
+        match &self.output {
+            Output::Bars(b) => {
                 let _ = b.multi.println(line);
             }
             _ => eprintln!("{line}"),
@@ -62,7 +84,7 @@ impl Progress {
 
     /// Clears the bars at the end of a run.
     pub fn finish(&self) {
-        if let Self::Bars(b) = self {
+        if let Output::Bars(b) = &self.output {
             b.overall.finish_and_clear();
             let _ = b.multi.clear();
         }
@@ -82,27 +104,16 @@ fn describe(change: &Change, planning: bool) -> &'static str {
     }
 }
 
-/// Whether events describe a plan (what would change) or an apply (what changed).
-static PLANNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// Tells the renderer whether the run is planning or applying.
-pub fn set_planning(planning: bool) {
-    PLANNING.store(planning, std::sync::atomic::Ordering::SeqCst);
-}
-
-fn planning() -> bool {
-    PLANNING.load(std::sync::atomic::Ordering::SeqCst)
-}
-
 impl Reporter for Progress {
     fn report(&self, event: Event) {
-        match self {
-            Self::Json => {
+        let planning = self.planning();
+        match &self.output {
+            Output::Json => {
                 if let Ok(line) = serde_json::to_string(&event) {
                     eprintln!("{line}");
                 }
             }
-            Self::Plain(start) => {
+            Output::Plain(start) => {
                 let t = start.elapsed().as_secs_f64();
                 let line = match &event {
                     Event::Started { resource } => format!("{resource}: started"),
@@ -110,7 +121,7 @@ impl Reporter for Progress {
                         format!("{resource}: waiting ({status})")
                     }
                     Event::Done { resource, change } => {
-                        format!("{resource}: {}", describe(change, planning()))
+                        format!("{resource}: {}", describe(change, planning))
                     }
                     Event::Failed { resource, error } => format!("{resource}: failed: {error}"),
                     Event::Warning {
@@ -124,13 +135,13 @@ impl Reporter for Progress {
                 };
                 eprintln!("[{t:>6.1}s] {line}");
             }
-            Self::Bars(b) => b.report(event),
+            Output::Bars(b) => b.report(event, planning),
         }
     }
 }
 
 impl Bars {
-    fn report(&self, event: Event) {
+    fn report(&self, event: Event, planning: bool) {
         let mut bars = self
             .bars
             .lock()
@@ -162,7 +173,7 @@ impl Bars {
                     let _ = self.multi.println(format!(
                         "{} {resource} {}",
                         change.symbol(),
-                        describe(&change, planning())
+                        describe(&change, planning)
                     ));
                 }
                 self.overall.inc(1);

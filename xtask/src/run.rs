@@ -158,7 +158,7 @@ pub async fn deploy(global: &Global) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     s.ctx.set_mode(Mode::Apply);
-    crate::render::set_planning(false);
+    s.progress.set_applying();
     let (applied, outputs) =
         compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
     s.progress.finish();
@@ -191,7 +191,7 @@ pub async fn destroy(global: &Global, args: &DestroyArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::from(1));
     }
     s.ctx.set_mode(Mode::Apply);
-    crate::render::set_planning(false);
+    s.progress.set_applying();
     compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
     s.progress.finish();
     Ok(ExitCode::SUCCESS)

@@ -11,7 +11,7 @@ use crate::ec2::{self, Outcome};
 use crate::error::NetworkingError;
 use crate::nat;
 
-async fn deleted(ctx: &Context, logical_id: Option<String>, kind: &str, physical: &str) -> Outcome {
+fn deleted(ctx: &Context, logical_id: Option<String>, kind: &str, physical: &str) -> Outcome {
     let id = logical_id.unwrap_or_else(|| physical.to_owned());
     ctx.report(ironbark_core::Event::Done {
         resource: id.clone(),
@@ -64,11 +64,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .await
                 .map_err(NetworkingError::aws("delete VPC endpoint", id))?;
         }
-        plan.push(
-            deleted(ctx, ec2::logical_id_of(e.tags()), "VPC endpoint", id)
-                .await
-                .change,
-        );
+        plan.push(deleted(ctx, ec2::logical_id_of(e.tags()), "VPC endpoint", id).change);
     }
 
     // 2. NAT gateways, concurrently; each releases its Elastic IP once gone.
@@ -79,11 +75,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         }
     } else {
         for n in &nats {
-            plan.push(
-                deleted(ctx, Some(n.logical_id.clone()), "NAT gateway", &n.id)
-                    .await
-                    .change,
-            );
+            plan.push(deleted(ctx, Some(n.logical_id.clone()), "NAT gateway", &n.id).change);
         }
     }
     // Elastic IPs left over (their NAT already gone in an earlier, interrupted destroy).
@@ -107,7 +99,6 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 "Elastic IP",
                 a.allocation_id().unwrap_or_default(),
             )
-            .await
             .change,
         );
     }
@@ -144,11 +135,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .await
                 .map_err(NetworkingError::aws("delete route table", id))?;
         }
-        plan.push(
-            deleted(ctx, ec2::logical_id_of(t.tags()), "route table", id)
-                .await
-                .change,
-        );
+        plan.push(deleted(ctx, ec2::logical_id_of(t.tags()), "route table", id).change);
     }
 
     // 4. Security groups: rules first (groups reference each other), then the groups.
@@ -204,11 +191,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .await
                 .map_err(NetworkingError::aws("delete security group", id))?;
         }
-        plan.push(
-            deleted(ctx, ec2::logical_id_of(g.tags()), "security group", id)
-                .await
-                .change,
-        );
+        plan.push(deleted(ctx, ec2::logical_id_of(g.tags()), "security group", id).change);
     }
 
     // 5b. Network ACLs: their subnets go back to the VPC's default ACL first.
@@ -258,11 +241,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .await
                 .map_err(NetworkingError::aws("delete network ACL", id))?;
         }
-        plan.push(
-            deleted(ctx, ec2::logical_id_of(a.tags()), "network ACL", id)
-                .await
-                .change,
-        );
+        plan.push(deleted(ctx, ec2::logical_id_of(a.tags()), "network ACL", id).change);
     }
 
     // 6. Subnets.
@@ -273,11 +252,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .await
                 .map_err(NetworkingError::aws("delete subnet", id))?;
         }
-        plan.push(
-            deleted(ctx, ec2::logical_id_of(s.tags()), "subnet", id)
-                .await
-                .change,
-        );
+        plan.push(deleted(ctx, ec2::logical_id_of(s.tags()), "subnet", id).change);
     }
 
     // 7. Internet gateways.
@@ -311,11 +286,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .await
                 .map_err(NetworkingError::aws("delete internet gateway", id))?;
         }
-        plan.push(
-            deleted(ctx, ec2::logical_id_of(g.tags()), "internet gateway", id)
-                .await
-                .change,
-        );
+        plan.push(deleted(ctx, ec2::logical_id_of(g.tags()), "internet gateway", id).change);
     }
 
     // 8. VPCs.
@@ -332,11 +303,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .await
                 .map_err(NetworkingError::aws("delete VPC", id))?;
         }
-        plan.push(
-            deleted(ctx, ec2::logical_id_of(v.tags()), "VPC", id)
-                .await
-                .change,
-        );
+        plan.push(deleted(ctx, ec2::logical_id_of(v.tags()), "VPC", id).change);
     }
     Ok(plan)
 }
