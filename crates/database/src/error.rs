@@ -1,8 +1,10 @@
-//! Errors of the database crate.
+//! Errors of the database crate. Messages name the resource; none ever holds a password, an
+//! auth token or a secret value (SQL that carries a credential is never quoted).
 
+use ironbark_core::BoxedSdkError;
 use thiserror::Error;
 
-/// What can go wrong while reconciling databases and their schemas.
+/// What can go wrong while reconciling databases, caches, tables and schemas.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum DatabaseError {
@@ -16,7 +18,7 @@ pub enum DatabaseError {
         what: String,
         /// The driver's error.
         #[source]
-        source: Box<tokio_postgres::Error>,
+        source: BoxedSdkError,
     },
     /// A query returned a column the executor cannot read as text.
     #[error("column {column} of a query result has type {ty}; cast it to text in the query")]
@@ -34,4 +36,107 @@ pub enum DatabaseError {
         /// What was unexpected.
         detail: String,
     },
+    /// An AWS call failed.
+    #[error("failed to {action} {kind} {name}")]
+    Aws {
+        /// What was attempted (`create`, `read`, `modify`).
+        action: &'static str,
+        /// The resource kind (`DB instance`, `replication group`).
+        kind: &'static str,
+        /// The physical name or logical id.
+        name: String,
+        /// The SDK error.
+        #[source]
+        source: BoxedSdkError,
+    },
+    /// AWS's answer lacks something it always returns (an id, an ARN, an endpoint).
+    #[error("{kind} {name}: AWS's response has no {what}")]
+    Missing {
+        /// The resource kind.
+        kind: &'static str,
+        /// The physical name.
+        name: String,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// A change Ironbark refuses to make (replacing a stateful resource, deleting a protected
+    /// one, adopting a resource that belongs to something else).
+    #[error("refusing to change {kind} {name}: {reason}")]
+    Refused {
+        /// The resource kind.
+        kind: &'static str,
+        /// The physical name.
+        name: String,
+        /// Why, naming the field, and what the user can do.
+        reason: String,
+    },
+    /// The spec itself is invalid.
+    #[error("invalid spec for {kind} {name}: {reason}")]
+    InvalidSpec {
+        /// The resource kind.
+        kind: &'static str,
+        /// The logical id.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Waiting for a resource failed or timed out.
+    #[error("failed waiting for {kind} {name}")]
+    Wait {
+        /// The resource kind.
+        kind: &'static str,
+        /// The physical name.
+        name: String,
+        /// The wait error.
+        #[source]
+        source: BoxedSdkError,
+    },
+}
+
+impl DatabaseError {
+    /// An error-mapping closure for a failed AWS call.
+    pub(crate) fn aws<'a, E>(
+        action: &'static str,
+        kind: &'static str,
+        name: &'a str,
+    ) -> impl FnOnce(E) -> Self + 'a
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |e| Self::Aws {
+            action,
+            kind,
+            name: name.to_owned(),
+            source: Box::new(e),
+        }
+    }
+
+    /// A missing-field error.
+    pub(crate) fn missing(kind: &'static str, name: &str, what: &'static str) -> Self {
+        Self::Missing {
+            kind,
+            name: name.to_owned(),
+            what,
+        }
+    }
+
+    /// A refusal naming the resource and why.
+    pub(crate) fn refused(kind: &'static str, name: &str, reason: impl Into<String>) -> Self {
+        Self::Refused {
+            kind,
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether this error, or any in its chain, is the plan-mode guard refusing a write.
+    #[must_use]
+    pub fn is_plan_mode_write(&self) -> bool {
+        ironbark_core::guard::is_plan_mode_write(self)
+    }
+}
+
+/// The error code of a failed SDK call, when it has one.
+pub(crate) fn code_of<E: aws_sdk_rds::error::ProvideErrorMetadata>(e: &E) -> Option<&str> {
+    e.code()
 }

@@ -17,9 +17,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cache;
+pub mod cluster;
+pub mod data_api;
+pub mod dynamodb;
 mod error;
 pub mod executor;
+pub mod instance;
+pub mod parameter_group;
 pub mod pgvector;
+pub mod role;
+pub mod subnet_group;
 
 pub use error::DatabaseError;
 pub use executor::{Executor, PgExecutor, Row};
