@@ -15,11 +15,12 @@ use figment::value::Value;
 use figment::Figment;
 
 pub use model::{
-    CacheConfig, CognitoConfig, DatabaseConfig, IdentityConfig, NaclConfig, NaclEntryConfig,
-    NetworkingConfig, RuleConfig, SecurityGroupConfig, StackConfig, TierConfig, TierKind,
+    AuroraConfig, CacheConfig, CognitoConfig, DatabaseConfig, DbEngine, IdentityConfig,
+    IndexConfig, NaclConfig, NaclEntryConfig, NetworkingConfig, RuleConfig, SecurityGroupConfig,
+    StackConfig, TableConfig, TierConfig, TierKind, VectorConfig,
 };
 pub use security::Finding;
-pub use validate::{parse_peer, parse_ports, parse_vpc_cidr, validate, Peer, Problem};
+pub use validate::{parse_key, parse_peer, parse_ports, parse_vpc_cidr, validate, Peer, Problem};
 
 /// Environment variables with the `IRONBARK_` prefix that are not configuration keys (the
 /// CLI's own flags, the harness's Python and endpoints). `IRONBARK_STACK` is the `stack` key.

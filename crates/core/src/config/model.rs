@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A stack file's resolved profile: global settings plus one section per domain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackConfig {
     /// The stack's name: the first segment of every physical name and the `ironbark:stack` tag.
@@ -199,30 +199,161 @@ pub struct RuleConfig {
     pub description: String,
 }
 
-/// The database section (`[<profile>.database]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The database section (`[<profile>.database]`): one PostgreSQL database (an RDS instance or
+/// an Aurora cluster), its vector schema, the Redis cache and the DynamoDB tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// Whether the layer is deployed.
+    /// Whether the PostgreSQL database is deployed (the cache and tables have their own
+    /// switches).
     pub enabled: bool,
+    /// `postgres` (an RDS instance) or `aurora-postgresql` (an Aurora cluster).
+    #[serde(default)]
+    pub engine: DbEngine,
     /// The PostgreSQL engine version (`16.4`).
     pub engine_version: String,
-    /// The instance class (`db.t3.micro`).
+    /// The instance class (`db.t3.micro`; `db.serverless` for Aurora Serverless v2).
     pub instance_class: String,
-    /// Allocated gp3 storage in GiB (20-65536).
+    /// Allocated gp3 storage in GiB (20-65536; RDS instances only, Aurora storage grows by
+    /// itself). Grows in place; shrinking is refused.
     pub allocated_storage_gb: u32,
-    /// Multi-AZ deployment.
+    /// Multi-AZ: a standby for an instance; for Aurora, at least one reader in another AZ.
     pub multi_az: bool,
-    /// Automated backup retention in days (0-35; 7 or more is required in production).
+    /// Automated backup retention in days (1-35; 7 or more is required in production).
     pub backup_retention_days: u8,
+    /// The daily backup window, UTC (`03:00-04:00`).
+    #[serde(default = "default_backup_window")]
+    pub backup_window: String,
+    /// The weekly maintenance window, UTC (`sun:04:30-sun:05:30`).
+    #[serde(default = "default_maintenance_window")]
+    pub maintenance_window: String,
+    /// Whether in-place modifications apply at once (true) or in the maintenance window.
+    #[serde(default = "yes")]
+    pub apply_immediately: bool,
     /// Deletion protection.
     pub deletion_protection: bool,
-    /// Storage encryption at rest.
+    /// Storage encryption at rest (with the stack's KMS key when the identity layer runs).
     pub storage_encrypted: bool,
     /// Whether the instance gets a public address (never in production).
     pub publicly_accessible: bool,
+    /// Performance Insights.
+    #[serde(default = "yes")]
+    pub performance_insights: bool,
+    /// IAM database authentication.
+    #[serde(default = "yes")]
+    pub iam_auth: bool,
+    /// Whether destroy takes a final snapshot first.
+    #[serde(default = "yes")]
+    pub final_snapshot: bool,
+    /// The initial database's name.
+    #[serde(default = "default_database_name")]
+    pub database_name: String,
+    /// The master user's name; its password is generated and kept by RDS in Secrets Manager.
+    #[serde(default = "default_master_username")]
+    pub master_username: String,
+    /// PostgreSQL parameters of the stack's parameter group (for Aurora, the cluster parameter
+    /// group), as text (`shared_preload_libraries = "pg_stat_statements"`).
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// Aurora settings (engine `aurora-postgresql`).
+    #[serde(default)]
+    pub aurora: AuroraConfig,
+    /// The pgvector schema.
+    #[serde(default)]
+    pub vector: VectorConfig,
     /// The Redis cache.
     pub cache: CacheConfig,
+    /// DynamoDB tables by name (`[<profile>.database.tables.jobs]`).
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_backup_window() -> String {
+    "03:00-04:00".into()
+}
+
+fn default_maintenance_window() -> String {
+    "sun:04:30-sun:05:30".into()
+}
+
+fn default_database_name() -> String {
+    "app".into()
+}
+
+fn default_master_username() -> String {
+    "ironbark".into()
+}
+
+/// The database engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DbEngine {
+    /// An RDS for PostgreSQL instance.
+    #[default]
+    #[serde(rename = "postgres")]
+    Postgres,
+    /// An Aurora PostgreSQL cluster (provisioned or Serverless v2).
+    #[serde(rename = "aurora-postgresql")]
+    AuroraPostgresql,
+}
+
+impl DbEngine {
+    /// The RDS engine name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::AuroraPostgresql => "aurora-postgresql",
+        }
+    }
+}
+
+/// Aurora settings (`[<profile>.database.aurora]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuroraConfig {
+    /// Serverless v2 minimum capacity in ACUs (0 to 256 in steps of 0.5; 0 pauses when idle).
+    /// Used when `instance_class` is `db.serverless`.
+    pub min_acu: f64,
+    /// Serverless v2 maximum capacity in ACUs (1 to 256 in steps of 0.5).
+    pub max_acu: f64,
+    /// Reader instances besides the writer (0-15).
+    pub readers: u8,
+    /// The RDS Data API (needed by Bedrock knowledge bases and by the vector schema step).
+    pub data_api: bool,
+}
+
+impl Default for AuroraConfig {
+    fn default() -> Self {
+        Self {
+            min_acu: 0.5,
+            max_acu: 4.0,
+            readers: 0,
+            data_api: true,
+        }
+    }
+}
+
+/// The pgvector schema (`[<profile>.database.vector]`), reconciled through the Data API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorConfig {
+    /// Whether the extension and the Bedrock knowledge-base schema are ensured.
+    pub enabled: bool,
+    /// The embedding dimension (1-16000; Titan Text Embeddings v2 gives 1024).
+    pub dimension: u32,
+}
+
+impl Default for VectorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            dimension: 1024,
+        }
+    }
 }
 
 /// The cache section (`[<profile>.database.cache]`).
@@ -235,6 +366,74 @@ pub struct CacheConfig {
     pub node_type: String,
     /// Number of nodes (1-6): one primary plus replicas.
     pub nodes: u8,
+    /// The Redis engine version.
+    #[serde(default = "default_redis_version")]
+    pub engine_version: String,
+    /// Days of automatic snapshots (0-35).
+    #[serde(default = "default_snapshot_days")]
+    pub snapshot_retention_days: u8,
+}
+
+fn default_redis_version() -> String {
+    "7.1".into()
+}
+
+fn default_snapshot_days() -> u8 {
+    1
+}
+
+/// A DynamoDB table (`[<profile>.database.tables.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// The partition key as `name:type`, type S, N or B (`job_id:S`).
+    pub partition_key: String,
+    /// The sort key, same form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<String>,
+    /// `on-demand` or `provisioned`.
+    #[serde(default = "default_billing")]
+    pub billing: String,
+    /// Read capacity units when provisioned.
+    #[serde(default)]
+    pub read_capacity: u32,
+    /// Write capacity units when provisioned.
+    #[serde(default)]
+    pub write_capacity: u32,
+    /// The TTL attribute (epoch seconds), if items expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_attribute: Option<String>,
+    /// Point-in-time recovery.
+    #[serde(default = "yes")]
+    pub point_in_time_recovery: bool,
+    /// Deletion protection.
+    #[serde(default)]
+    pub deletion_protection: bool,
+    /// Global secondary indexes by name.
+    #[serde(default)]
+    pub indexes: BTreeMap<String, IndexConfig>,
+}
+
+fn default_billing() -> String {
+    "on-demand".into()
+}
+
+/// A global secondary index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// The index's partition key, `name:type`.
+    pub partition_key: String,
+    /// Its sort key, `name:type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<String>,
+    /// `all`, `keys-only`, or the non-key attributes to project.
+    #[serde(default = "default_projection")]
+    pub projection: Vec<String>,
+}
+
+fn default_projection() -> Vec<String> {
+    vec!["all".into()]
 }
 
 impl StackConfig {

@@ -66,7 +66,25 @@ pub fn check(cfg: &StackConfig) -> Vec<Finding> {
             "database.backup_retention_days",
             "RDS backups must be kept at least 7 days",
         );
+        rule(
+            !db.performance_insights,
+            "CKV_AWS_353",
+            "database.performance_insights",
+            "RDS must have Performance Insights enabled",
+        );
+        rule(
+            !db.iam_auth,
+            "CKV_AWS_161",
+            "database.iam_auth",
+            "RDS must have IAM authentication enabled",
+        );
     }
+    rule(
+        db.tables.values().any(|t| !t.point_in_time_recovery),
+        "CKV_AWS_28",
+        "database.tables.*.point_in_time_recovery",
+        "DynamoDB tables must have point-in-time recovery",
+    );
     let cognito = &cfg.identity.cognito;
     if cfg.identity.enabled && cognito.enabled {
         // Checkov has no Cognito rule; these are Ironbark's own ids.

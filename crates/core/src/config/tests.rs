@@ -84,10 +84,25 @@ fn base() -> StackConfig {
             deletion_protection: true,
             storage_encrypted: true,
             publicly_accessible: false,
+            engine: DbEngine::Postgres,
+            backup_window: "03:00-04:00".into(),
+            maintenance_window: "sun:04:30-sun:05:30".into(),
+            apply_immediately: true,
+            performance_insights: true,
+            iam_auth: true,
+            final_snapshot: true,
+            database_name: "app".into(),
+            master_username: "ironbark".into(),
+            parameters: BTreeMap::new(),
+            aurora: AuroraConfig::default(),
+            vector: VectorConfig::default(),
+            tables: BTreeMap::new(),
             cache: CacheConfig {
                 enabled: true,
                 node_type: "cache.t3.medium".into(),
                 nodes: 3,
+                engine_version: "7.1".into(),
+                snapshot_retention_days: 1,
             },
         },
         identity: IdentityConfig {
@@ -190,6 +205,7 @@ fn precedence_default_profile_env_flags() {
             ("az_count", "1"),
             ("networking.nat_gateways", "1"),
             ("database.multi_az", "false"),
+            ("database.cache.nodes", "1"),
         ],
     )
     .unwrap();
@@ -368,6 +384,11 @@ enum Breakage {
     TierTooBig,
     UnknownPeerGroup,
     BadPorts,
+    AcuInverted(u8),
+    TableKey,
+    VectorOnInstance,
+    MaintenanceWindow,
+    ProvisionedWithoutCapacity,
 }
 
 fn breakage() -> impl Strategy<Value = Breakage> {
@@ -384,6 +405,11 @@ fn breakage() -> impl Strategy<Value = Breakage> {
         Just(Breakage::TierTooBig),
         Just(Breakage::UnknownPeerGroup),
         Just(Breakage::BadPorts),
+        (1u8..=8).prop_map(Breakage::AcuInverted),
+        Just(Breakage::TableKey),
+        Just(Breakage::VectorOnInstance),
+        Just(Breakage::MaintenanceWindow),
+        Just(Breakage::ProvisionedWithoutCapacity),
     ]
 }
 
@@ -437,6 +463,29 @@ fn break_it(cfg: &StackConfig, b: &Breakage) -> (String, &'static str) {
         Breakage::BadPorts => (
             "networking.security_groups.db = { description = \"d\", ingress = [{ protocol = \"tcp\", ports = \"99999\", peer = \"sg:app\", description = \"x\" }] }".into(),
             "networking.security_groups.db.ingress[0].ports",
+        ),
+        Breakage::AcuInverted(n) => (
+            format!(
+                "database.engine = \"aurora-postgresql\"\ndatabase.instance_class = \"db.serverless\"\ndatabase.aurora = {{ min_acu = {}.5, max_acu = {n}.0, readers = 1, data_api = true }}",
+                n + 1
+            ),
+            "database.aurora.min_acu",
+        ),
+        Breakage::TableKey => (
+            "database.tables.jobs = { partition_key = \"job_id:X\" }".into(),
+            "database.tables.jobs.partition_key",
+        ),
+        Breakage::VectorOnInstance => (
+            "database.engine = \"postgres\"\ndatabase.vector = { enabled = true, dimension = 1024 }".into(),
+            "database.vector.enabled",
+        ),
+        Breakage::MaintenanceWindow => (
+            "database.maintenance_window = \"sunday 4am\"".into(),
+            "database.maintenance_window",
+        ),
+        Breakage::ProvisionedWithoutCapacity => (
+            "database.tables.jobs = { partition_key = \"job_id:S\", billing = \"provisioned\" }".into(),
+            "database.tables.jobs.read_capacity",
         ),
     }
 }

@@ -133,73 +133,7 @@ pub fn validate(cfg: &StackConfig) -> Vec<Problem> {
         ));
     }
 
-    let db = &cfg.database;
-    if db.enabled {
-        if !(20..=65_536).contains(&db.allocated_storage_gb) {
-            out.push(problem(
-                "database.allocated_storage_gb",
-                format!(
-                    "{} GB is outside what gp3 storage allows for PostgreSQL: 20 to 65536",
-                    db.allocated_storage_gb
-                ),
-            ));
-        }
-        if !db.instance_class.starts_with("db.") || db.instance_class.split('.').count() != 3 {
-            out.push(problem(
-                "database.instance_class",
-                format!(
-                    "`{}` is not an RDS instance class (like db.t3.micro)",
-                    db.instance_class
-                ),
-            ));
-        }
-        let version_ok = db
-            .engine_version
-            .split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-        if !version_ok {
-            out.push(problem(
-                "database.engine_version",
-                format!(
-                    "`{}` is not a PostgreSQL version (like 16.4)",
-                    db.engine_version
-                ),
-            ));
-        }
-        if db.backup_retention_days > 35 {
-            out.push(problem(
-                "database.backup_retention_days",
-                format!("{} days is outside 0 to 35", db.backup_retention_days),
-            ));
-        }
-        if db.multi_az && cfg.az_count < 2 {
-            out.push(problem(
-                "database.multi_az",
-                "Multi-AZ needs az_count of at least 2",
-            ));
-        }
-    }
-    let cache = &db.cache;
-    if cache.enabled {
-        if !cache.node_type.starts_with("cache.") {
-            out.push(problem(
-                "database.cache.node_type",
-                format!(
-                    "`{}` is not an ElastiCache node type (like cache.t3.micro)",
-                    cache.node_type
-                ),
-            ));
-        }
-        if !(1..=6).contains(&cache.nodes) {
-            out.push(problem(
-                "database.cache.nodes",
-                format!(
-                    "{} is outside 1 to 6 (one primary plus up to 5 replicas)",
-                    cache.nodes
-                ),
-            ));
-        }
-    }
+    validate_database(cfg, &mut out);
     validate_identity(cfg, &mut out);
     out
 }
@@ -584,6 +518,365 @@ fn validate_networking(cfg: &StackConfig, out: &mut Vec<Problem>) {
             out.push(problem(
                 &format!("networking.gateway_endpoints[{i}]"),
                 format!("`{endpoint}`: gateway endpoints exist for s3 and dynamodb"),
+            ));
+        }
+    }
+}
+
+fn is_window(text: &str, with_day: bool) -> bool {
+    let time = |t: &str| {
+        let (h, m) = match t.split_once(':') {
+            Some(p) => p,
+            None => return false,
+        };
+        h.len() == 2
+            && m.len() == 2
+            && h.parse::<u8>().is_ok_and(|h| h < 24)
+            && m.parse::<u8>().is_ok_and(|m| m < 60)
+    };
+    let point = |p: &str| {
+        if with_day {
+            match p.split_once(':') {
+                Some((day, t)) => {
+                    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].contains(&day) && time(t)
+                }
+                None => false,
+            }
+        } else {
+            time(p)
+        }
+    };
+    text.split_once('-')
+        .is_some_and(|(a, b)| point(a) && point(b) && a != b)
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_version(v: &str) -> bool {
+    v.split('.')
+        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Parses a DynamoDB key written `name:type` (type S, N or B).
+///
+/// # Errors
+/// A message saying what is allowed.
+pub fn parse_key(text: &str) -> Result<(&str, &str), String> {
+    match text.rsplit_once(':') {
+        Some((name, ty))
+            if !name.is_empty() && name.len() <= 255 && ["S", "N", "B"].contains(&ty) =>
+        {
+            Ok((name, ty))
+        }
+        _ => Err(format!(
+            "`{text}` is not a key: write name:type with type S (string), N (number) or B (binary)"
+        )),
+    }
+}
+
+fn half_steps(x: f64) -> bool {
+    (x * 2.0).fract() == 0.0
+}
+
+fn validate_database(cfg: &StackConfig, out: &mut Vec<Problem>) {
+    use super::model::DbEngine;
+    let db = &cfg.database;
+    if db.enabled {
+        let aurora = db.engine == DbEngine::AuroraPostgresql;
+        let class_ok = db.instance_class.starts_with("db.")
+            && (db.instance_class == "db.serverless" || db.instance_class.split('.').count() == 3);
+        if !class_ok {
+            out.push(problem(
+                "database.instance_class",
+                format!(
+                    "`{}` is not an RDS instance class (like db.t3.micro, or db.serverless for Aurora Serverless v2)",
+                    db.instance_class
+                ),
+            ));
+        } else if !aurora && db.instance_class == "db.serverless" {
+            out.push(problem(
+                "database.instance_class",
+                "db.serverless is for Aurora Serverless v2: set database.engine = \"aurora-postgresql\" or pick an instance class like db.t3.micro",
+            ));
+        }
+        if !aurora && !(20..=65_536).contains(&db.allocated_storage_gb) {
+            out.push(problem(
+                "database.allocated_storage_gb",
+                format!(
+                    "{} GB is outside what gp3 storage allows for PostgreSQL: 20 to 65536",
+                    db.allocated_storage_gb
+                ),
+            ));
+        }
+        if !is_version(&db.engine_version) {
+            out.push(problem(
+                "database.engine_version",
+                format!(
+                    "`{}` is not a PostgreSQL version (like 16.4)",
+                    db.engine_version
+                ),
+            ));
+        }
+        let min_days = u8::from(aurora);
+        if !(min_days..=35).contains(&db.backup_retention_days) {
+            out.push(problem(
+                "database.backup_retention_days",
+                format!(
+                    "{} days is outside {min_days} to 35",
+                    db.backup_retention_days
+                ),
+            ));
+        }
+        if db.multi_az && cfg.az_count < 2 {
+            out.push(problem(
+                "database.multi_az",
+                "Multi-AZ needs az_count of at least 2",
+            ));
+        }
+        if aurora && db.multi_az && db.aurora.readers == 0 {
+            out.push(problem(
+                "database.multi_az",
+                "Multi-AZ Aurora needs a reader in another AZ: set database.aurora.readers to 1 or more",
+            ));
+        }
+        if !is_window(&db.backup_window, false) {
+            out.push(problem(
+                "database.backup_window",
+                format!(
+                    "`{}` is not a UTC window like 03:00-04:00",
+                    db.backup_window
+                ),
+            ));
+        }
+        if !is_window(&db.maintenance_window, true) {
+            out.push(problem(
+                "database.maintenance_window",
+                format!(
+                    "`{}` is not a weekly UTC window like sun:04:30-sun:05:30",
+                    db.maintenance_window
+                ),
+            ));
+        }
+        if !is_identifier(&db.database_name) {
+            out.push(problem(
+                "database.database_name",
+                format!(
+                    "`{}` must be 1-63 letters, digits and _, starting with a letter",
+                    db.database_name
+                ),
+            ));
+        }
+        if !is_identifier(&db.master_username) || db.master_username == "rdsadmin" {
+            out.push(problem(
+                "database.master_username",
+                format!(
+                    "`{}` must be 1-63 letters, digits and _, starting with a letter, and not rdsadmin",
+                    db.master_username
+                ),
+            ));
+        }
+        for name in db.parameters.keys() {
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+            if !ok {
+                out.push(problem(
+                    &format!("database.parameters.{name}"),
+                    "is not a PostgreSQL parameter name (lowercase letters, digits, _ and .)",
+                ));
+            }
+        }
+        validate_aurora(cfg, out);
+    }
+    if db.vector.enabled {
+        if !db.enabled || db.engine != DbEngine::AuroraPostgresql || !db.aurora.data_api {
+            out.push(problem(
+                "database.vector.enabled",
+                "the vector schema is applied through the RDS Data API: it needs database.enabled, database.engine = \"aurora-postgresql\" and database.aurora.data_api = true",
+            ));
+        }
+        if !(1..=16_000).contains(&db.vector.dimension) {
+            out.push(problem(
+                "database.vector.dimension",
+                format!("{} is outside 1 to 16000", db.vector.dimension),
+            ));
+        }
+    }
+    validate_cache(cfg, out);
+    for (name, table) in &db.tables {
+        validate_table(name, table, out);
+    }
+}
+
+fn validate_aurora(cfg: &StackConfig, out: &mut Vec<Problem>) {
+    use super::model::DbEngine;
+    let db = &cfg.database;
+    if db.engine != DbEngine::AuroraPostgresql {
+        return;
+    }
+    let a = &db.aurora;
+    if a.readers > 15 {
+        out.push(problem(
+            "database.aurora.readers",
+            format!("{} is outside 0 to 15", a.readers),
+        ));
+    }
+    if db.instance_class != "db.serverless" {
+        return;
+    }
+    if !(0.0..=256.0).contains(&a.min_acu) || !half_steps(a.min_acu) {
+        out.push(problem(
+            "database.aurora.min_acu",
+            format!("{} is not 0 to 256 in steps of 0.5", a.min_acu),
+        ));
+    }
+    if !(1.0..=256.0).contains(&a.max_acu) || !half_steps(a.max_acu) {
+        out.push(problem(
+            "database.aurora.max_acu",
+            format!("{} is not 1 to 256 in steps of 0.5", a.max_acu),
+        ));
+    }
+    if a.min_acu > a.max_acu {
+        out.push(problem(
+            "database.aurora.min_acu",
+            format!(
+                "{} is above max_acu ({}): the range must be min <= max",
+                a.min_acu, a.max_acu
+            ),
+        ));
+    }
+}
+
+fn validate_cache(cfg: &StackConfig, out: &mut Vec<Problem>) {
+    let cache = &cfg.database.cache;
+    if !cache.enabled {
+        return;
+    }
+    if !cache.node_type.starts_with("cache.") {
+        out.push(problem(
+            "database.cache.node_type",
+            format!(
+                "`{}` is not an ElastiCache node type (like cache.t3.micro)",
+                cache.node_type
+            ),
+        ));
+    }
+    if !(1..=6).contains(&cache.nodes) {
+        out.push(problem(
+            "database.cache.nodes",
+            format!(
+                "{} is outside 1 to 6 (one primary plus up to 5 replicas)",
+                cache.nodes
+            ),
+        ));
+    }
+    if cache.nodes > 1 && cfg.az_count < 2 {
+        out.push(problem(
+            "database.cache.nodes",
+            "replicas with automatic failover and Multi-AZ need az_count of at least 2",
+        ));
+    }
+    if !is_version(&cache.engine_version) {
+        out.push(problem(
+            "database.cache.engine_version",
+            format!(
+                "`{}` is not a Redis version (like 7.1)",
+                cache.engine_version
+            ),
+        ));
+    }
+    if cache.snapshot_retention_days > 35 {
+        out.push(problem(
+            "database.cache.snapshot_retention_days",
+            format!("{} days is outside 0 to 35", cache.snapshot_retention_days),
+        ));
+    }
+}
+
+fn validate_table(name: &str, t: &super::model::TableConfig, out: &mut Vec<Problem>) {
+    let base = format!("database.tables.{name}");
+    let name_ok = (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !name_ok {
+        out.push(problem(
+            &base,
+            "a table name is 3-255 characters of a-z, A-Z, 0-9, _, - and .",
+        ));
+    }
+    let mut key = |path: String, text: &str| {
+        if let Err(msg) = parse_key(text) {
+            out.push(problem(&path, msg));
+        }
+    };
+    key(format!("{base}.partition_key"), &t.partition_key);
+    if let Some(sort) = &t.sort_key {
+        key(format!("{base}.sort_key"), sort);
+    }
+    for (index, i) in &t.indexes {
+        key(
+            format!("{base}.indexes.{index}.partition_key"),
+            &i.partition_key,
+        );
+        if let Some(sort) = &i.sort_key {
+            key(format!("{base}.indexes.{index}.sort_key"), sort);
+        }
+    }
+    for (index, i) in &t.indexes {
+        let p = &i.projection;
+        let keyword = |w: &str| p.iter().any(|x| x == w);
+        if p.is_empty() || ((keyword("all") || keyword("keys-only")) && p.len() > 1) {
+            out.push(problem(
+                &format!("{base}.indexes.{index}.projection"),
+                "is [\"all\"], [\"keys-only\"], or a list of non-key attribute names",
+            ));
+        }
+    }
+    if t.indexes.len() > 20 {
+        out.push(problem(
+            &format!("{base}.indexes"),
+            format!("{} indexes: a table has at most 20", t.indexes.len()),
+        ));
+    }
+    match t.billing.as_str() {
+        "on-demand" => {
+            if t.read_capacity != 0 || t.write_capacity != 0 {
+                out.push(problem(
+                    &format!("{base}.read_capacity"),
+                    "capacity applies only to billing = \"provisioned\"; remove read_capacity and write_capacity or switch billing",
+                ));
+            }
+        }
+        "provisioned" => {
+            for (field, v) in [
+                ("read_capacity", t.read_capacity),
+                ("write_capacity", t.write_capacity),
+            ] {
+                if v == 0 {
+                    out.push(problem(
+                        &format!("{base}.{field}"),
+                        "provisioned billing needs at least 1 capacity unit",
+                    ));
+                }
+            }
+        }
+        other => out.push(problem(
+            &format!("{base}.billing"),
+            format!("`{other}` is not a billing mode: on-demand or provisioned"),
+        )),
+    }
+    if let Some(ttl) = &t.ttl_attribute {
+        if ttl.is_empty() || ttl.len() > 255 {
+            out.push(problem(
+                &format!("{base}.ttl_attribute"),
+                "is an attribute name of 1-255 characters",
             ));
         }
     }
