@@ -135,8 +135,3 @@ impl DatabaseError {
         ironbark_core::guard::is_plan_mode_write(self)
     }
 }
-
-/// The error code of a failed SDK call, when it has one.
-pub(crate) fn code_of<E: aws_sdk_rds::error::ProvideErrorMetadata>(e: &E) -> Option<&str> {
-    e.code()
-}

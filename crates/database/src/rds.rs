@@ -1,0 +1,138 @@
+//! What the RDS modules share: the client, tags as plan fields and their reconciliation, the
+//! error predicates, and the waits' status classification.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::error::ProvideErrorMetadata;
+use aws_sdk_rds::types::Tag;
+use ironbark_core::plan::FieldDiff;
+use ironbark_core::{Context, Tags};
+
+use crate::error::DatabaseError;
+
+/// An RDS client with Ironbark's interceptors.
+pub(crate) fn client(ctx: &Context) -> aws_sdk_rds::Client {
+    ironbark_core::sdk_client!(ctx, aws_sdk_rds)
+}
+
+/// Tags in the RDS shape.
+pub(crate) fn rds_tags(tags: &Tags) -> Vec<Tag> {
+    tags.to_sdk(|k, v| Tag::builder().key(k).value(v).build())
+}
+
+/// Observed tags as a map.
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The tag part of a diff, as plan fields (`tags.Env: staging -> prod`).
+pub(crate) fn tag_fields(desired: &Tags, observed: &BTreeMap<String, String>) -> Vec<FieldDiff> {
+    let diff = desired.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut out: Vec<FieldDiff> = diff
+        .set
+        .into_iter()
+        .map(|(k, old, new)| FieldDiff::new(format!("tags.{k}"), old, Some(new)))
+        .collect();
+    out.extend(diff.remove.into_iter().map(|k| {
+        let old = observed.get(&k).cloned();
+        FieldDiff::new(format!("tags.{k}"), old, None::<String>)
+    }));
+    out
+}
+
+/// Brings the tags of the resource `arn` to `desired`.
+pub(crate) async fn apply_tags(
+    rds: &aws_sdk_rds::Client,
+    arn: &str,
+    desired: &Tags,
+    observed: &BTreeMap<String, String>,
+    kind: &'static str,
+    name: &str,
+) -> Result<(), DatabaseError> {
+    let diff = desired.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if !diff.set.is_empty() {
+        let set: Tags = diff.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+        rds.add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(rds_tags(&set)))
+            .send()
+            .await
+            .map_err(DatabaseError::aws("tag", kind, name))?;
+    }
+    if !diff.remove.is_empty() {
+        rds.remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(diff.remove))
+            .send()
+            .await
+            .map_err(DatabaseError::aws("untag", kind, name))?;
+    }
+    Ok(())
+}
+
+/// RDS: the instance, cluster, subnet group, parameter group or snapshot does not exist.
+pub(crate) fn is_not_found(e: &impl ProvideErrorMetadata) -> bool {
+    e.code()
+        .is_some_and(|c| c.ends_with("NotFound") || c.ends_with("NotFoundFault"))
+}
+
+/// RDS: a resource of that name exists already (a concurrent or interrupted run made it).
+pub(crate) fn is_already_exists(e: &impl ProvideErrorMetadata) -> bool {
+    e.code()
+        .is_some_and(|c| c.ends_with("AlreadyExists") || c.ends_with("AlreadyExistsFault"))
+}
+
+/// Statuses from which an instance or cluster will not become available by waiting.
+pub(crate) const TERMINAL: &[&str] = &[
+    "failed",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "inaccessible-encryption-credentials",
+    "insufficient-capacity",
+    "restore-error",
+    "storage-full",
+    "stopped",
+    "stopping",
+];
+
+/// The wait classification of an instance or cluster status.
+pub(crate) fn poll_status(status: &str) -> ironbark_core::wait::Poll<()> {
+    use ironbark_core::wait::Poll;
+    if status == "available" {
+        Poll::Ready(())
+    } else if TERMINAL.contains(&status) {
+        Poll::Failed(status.to_owned())
+    } else {
+        Poll::Pending(status.to_owned())
+    }
+}
+
+/// Whether the tags say the resource is this stack's `logical_id` (same stack, environment
+/// and id).
+pub(crate) fn owned_by(tags: &BTreeMap<String, String>, ctx: &Context, logical_id: &str) -> bool {
+    use ironbark_core::tags::{ENVIRONMENT, ID, STACK};
+    let desired = ctx.tags_for(logical_id);
+    [STACK, ENVIRONMENT, ID]
+        .iter()
+        .all(|k| tags.get(*k).map(String::as_str) == desired.get(k))
+}
+
+/// The refusal for a resource of our name that is not ours.
+pub(crate) fn foreign(kind: &'static str, name: &str, logical_id: &str) -> DatabaseError {
+    DatabaseError::refused(
+        kind,
+        name,
+        format!(
+            "it exists but its tags do not mark it as {logical_id} of this stack and environment; Ironbark never adopts a stateful resource implicitly (rename it, or tag it ironbark:stack/ironbark:env/ironbark:id to adopt it)"
+        ),
+    )
+}
