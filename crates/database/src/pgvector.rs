@@ -12,6 +12,10 @@
 //! A mismatch with what exists (a column of the wrong type or dimension, an index with another
 //! method, operator class or parameters) is a [`Change::Refused`] naming the field: rebuilding
 //! would drop data or an index the user may rely on, so the user decides.
+//!
+//! Everything here runs through either executor, a direct connection or the RDS Data API:
+//! catalog reads select text columns only and take text parameters, and no decision depends
+//! on a statement's row count (the Data API reports none for DDL).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -255,7 +259,9 @@ pub struct VectorSchemaSpec {
 /// `custom_metadata jsonb`, an HNSW cosine index on `embedding` and a GIN index on
 /// `to_tsvector('simple', chunks)`. Titan Text Embeddings v2 uses 1024 dimensions.
 ///
-/// The `bedrock_user` role (password in Secrets Manager) is not part of this preset yet.
+/// The `bedrock_user` role Bedrock connects as (password in Secrets Manager) is reconciled
+/// separately: [`ensure_login_role`](crate::role::ensure_login_role) with
+/// [`bedrock_user_grants`](crate::role::bedrock_user_grants), after this schema exists.
 #[must_use]
 pub fn bedrock_knowledge_base(dimension: u32) -> VectorSchemaSpec {
     let col = |name: &str, kind| ColumnSpec {

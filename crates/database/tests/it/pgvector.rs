@@ -4,11 +4,14 @@
 use std::sync::Mutex;
 
 use ironbark_core::plan::Change;
+use ironbark_database::executor::TlsOptions;
 use ironbark_database::pgvector::{create_table_sql, plan_vector_schema};
+use ironbark_database::role::{ensure_login_role, SchemaGrant};
 use ironbark_database::{
     bedrock_knowledge_base, ensure_pgvector, ensure_vector_schema, DatabaseError, Executor,
     IndexMethod, PgExecutor, Row, VectorOps, VectorSchemaSpec,
 };
+use secrecy::SecretString;
 use tokio_postgres::NoTls;
 
 /// Drops and recreates database `name` on the harness's server and connects to it.
@@ -29,15 +32,16 @@ async fn fresh_database(name: &str) -> PgExecutor {
     PgExecutor::connect_config(&config).await.unwrap()
 }
 
-/// An executor that records every statement before passing it on.
-struct Recording<E> {
-    inner: E,
+/// An executor that records every statement before passing it on (shared with the Data API
+/// tests).
+pub(crate) struct Recording<E> {
+    pub(crate) inner: E,
     queries: Mutex<Vec<String>>,
     executes: Mutex<Vec<String>>,
 }
 
 impl<E> Recording<E> {
-    fn new(inner: E) -> Self {
+    pub(crate) fn new(inner: E) -> Self {
         Self {
             inner,
             queries: Mutex::default(),
@@ -45,7 +49,8 @@ impl<E> Recording<E> {
         }
     }
 
-    fn take(&self) -> (Vec<String>, Vec<String>) {
+    /// The statements run since the last call: (queries, executes).
+    pub(crate) fn take(&self) -> (Vec<String>, Vec<String>) {
         (
             std::mem::take(&mut *self.queries.lock().unwrap()),
             std::mem::take(&mut *self.executes.lock().unwrap()),
@@ -65,7 +70,8 @@ impl<E: Executor> Executor for Recording<E> {
     }
 }
 
-async fn one(exec: &impl Executor, sql: &str, params: &[&str]) -> String {
+/// The single value of a one-row, one-column query.
+pub(crate) async fn one(exec: &impl Executor, sql: &str, params: &[&str]) -> String {
     let rows = exec.query(sql, params).await.unwrap();
     assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
     rows[0]
@@ -368,4 +374,249 @@ async fn missing_columns_are_added_and_a_missing_primary_key_is_refused() {
     assert_eq!(field, "primary_key (none -> id)");
     let (_, executes) = exec.take();
     assert!(executes.is_empty(), "{executes:#?}");
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run cargo xtask test"]
+async fn login_role_is_created_then_granted_on_a_table_added_later() {
+    let exec = Recording::new(fresh_database("ib_pgvector_role").await);
+    let role = "ib_pgvector_role_user";
+    exec.execute(&format!("DROP ROLE IF EXISTS {role}"))
+        .await
+        .unwrap();
+    exec.execute("CREATE SCHEMA kb").await.unwrap();
+    exec.execute("CREATE TABLE kb.first (id int)")
+        .await
+        .unwrap();
+    let grants = [SchemaGrant::usage_and_all_tables("kb")];
+    let password = SecretString::from("pg-role-test-password-1");
+    exec.take();
+
+    let outcome = ensure_login_role(&exec, role, &password, &grants)
+        .await
+        .unwrap();
+    assert!(matches!(outcome.changes[0].change, Change::Create { .. }));
+    assert!(matches!(outcome.changes[1].change, Change::Create { .. }));
+    let (_, executes) = exec.take();
+    assert_eq!(executes.len(), 3, "{executes:#?}");
+    assert!(executes[0].contains("PASSWORD 'SCRAM-SHA-256$4096:"));
+    assert!(executes
+        .iter()
+        .all(|e| !e.contains("pg-role-test-password-1")));
+    // PostgreSQL stored the verifier as it was sent.
+    let stored = one(
+        &exec,
+        "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+        &[role],
+    )
+    .await;
+    assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
+
+    // Again: reads only.
+    let outcome = ensure_login_role(&exec, role, &password, &grants)
+        .await
+        .unwrap();
+    assert!(outcome.changes.iter().all(|c| c.change == Change::NoOp));
+    let (_, executes) = exec.take();
+    assert!(executes.is_empty(), "{executes:#?}");
+
+    // A table added later is granted on the next run, and only that is issued.
+    exec.execute("CREATE TABLE kb.second (id int)")
+        .await
+        .unwrap();
+    exec.take();
+    let outcome = ensure_login_role(&exec, role, &password, &grants)
+        .await
+        .unwrap();
+    let Change::Update { fields } = &outcome.changes[1].change else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(fields[0].old.as_deref(), Some("missing on second"));
+    let (_, executes) = exec.take();
+    assert_eq!(
+        executes,
+        [r#"GRANT ALL ON ALL TABLES IN SCHEMA "kb" TO "ib_pgvector_role_user""#]
+    );
+    let insert = one(
+        &exec,
+        "SELECT has_table_privilege($1, 'kb.second', 'INSERT')::text",
+        &[role],
+    )
+    .await;
+    assert_eq!(insert, "true");
+
+    // A grant on a schema that does not exist is refused, not attempted.
+    let outcome = ensure_login_role(
+        &exec,
+        role,
+        &password,
+        &[SchemaGrant::usage_and_all_tables("nowhere")],
+    )
+    .await
+    .unwrap();
+    assert!(outcome.has_refusals());
+    assert!(exec.take().1.is_empty());
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it: (CA PEM, cert DER, key DER).
+fn test_pki(
+    ca_name: &str,
+) -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &ca).unwrap();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der());
+    (ca.pem(), cert.der().clone(), key.into())
+}
+
+/// PostgreSQL's `SSLRequest`: length 8, code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// The `ErrorResponse` a server with `rds.force_ssl` sends a client that did not ask for TLS.
+fn no_encryption_error() -> Vec<u8> {
+    let mut fields = Vec::new();
+    for (code, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', "28000"),
+        (
+            b'M',
+            "no pg_hba.conf entry for host \"127.0.0.1\", user \"postgres\", database \
+             \"postgres\", no encryption",
+        ),
+    ] {
+        fields.push(code);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut msg = vec![b'E'];
+    msg.extend_from_slice(&(u32::try_from(fields.len()).unwrap() + 4).to_be_bytes());
+    msg.extend_from_slice(&fields);
+    msg
+}
+
+/// A TLS-terminating front for the harness's PostgreSQL (whose build has no SSL), speaking
+/// the protocol's `SSLRequest` negotiation like a server with `ssl = on` and refusing
+/// clients that skip it, as RDS does with `rds.force_ssl = 1`. Returns its port.
+async fn tls_front(
+    backend: u16,
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 8];
+                if client.read_exact(&mut first).await.is_err() {
+                    return;
+                }
+                if first != SSL_REQUEST {
+                    let _ = client.write_all(&no_encryption_error()).await;
+                    return;
+                }
+                if client.write_all(b"S").await.is_err() {
+                    return;
+                }
+                let Ok(mut tls) = acceptor.accept(client).await else {
+                    return;
+                };
+                let Ok(mut pg) = tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut pg).await;
+            });
+        }
+    });
+    port
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run cargo xtask test"]
+async fn tls_connects_with_the_servers_ca_and_refuses_another() {
+    let (ca, cert, key) = test_pki("Ironbark test CA");
+    let (other_ca, _, _) = test_pki("Some other CA");
+    let backend: tokio_postgres::Config = ironbark_testkit::pg_url().parse().unwrap();
+    let backend_port = backend.get_ports()[0];
+    let port = tls_front(backend_port, cert, key).await;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+
+    // Without TLS the server refuses the login, as RDS with rds.force_ssl does.
+    let plain = PgExecutor::connect(&url).await.unwrap_err();
+    assert!(chain(&plain).contains("no encryption"), "{}", chain(&plain));
+
+    // With the server's CA: connected, through TLS, and the schema functions work.
+    let exec = PgExecutor::connect_tls(&url, &TlsOptions::only_ca_pem(ca.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        one(&exec, "SELECT version()", &[]).await[..10],
+        *"PostgreSQL"
+    );
+    // The platform roots plus the CA bundle work too (what RDS users pass).
+    let exec = PgExecutor::connect_tls(&url, &TlsOptions::new().with_ca_pem(ca))
+        .await
+        .unwrap();
+    let _ = ensure_pgvector(&exec).await.unwrap();
+
+    // Another CA, or the platform roots alone: the certificate is not trusted, and the error
+    // says so.
+    for tls in [TlsOptions::only_ca_pem(other_ca), TlsOptions::new()] {
+        let Err(e) = PgExecutor::connect_tls(&url, &tls).await else {
+            panic!("connected with {tls:?}")
+        };
+        assert!(matches!(e, DatabaseError::Connect(_)), "{e:?}");
+        let text = chain(&e);
+        assert!(
+            text.contains("invalid peer certificate") && text.contains("UnknownIssuer"),
+            "{text}"
+        );
+    }
+    // A bundle that holds no certificate is refused before connecting.
+    let e = TlsOptions::only_ca_pem("not a pem")
+        .client_config()
+        .unwrap_err();
+    assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
 }
