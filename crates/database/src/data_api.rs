@@ -312,18 +312,12 @@ pub fn to_named_parameters(sql: &str) -> Result<(String, BTreeSet<usize>), Place
     Ok((out, used))
 }
 
-/// PostgreSQL's string types, as the Data API's `columnMetadata.typeName` names them.
+/// PostgreSQL's string types, as the Data API's `columnMetadata.typeName` names them: the
+/// ones [`PgExecutor`](crate::PgExecutor) reads, so a query accepted by one is by the other.
 fn is_text_type(name: &str) -> bool {
-    [
-        "text",
-        "varchar",
-        "name",
-        "bpchar",
-        "char",
-        "character varying",
-    ]
-    .iter()
-    .any(|t| name.eq_ignore_ascii_case(t))
+    ["text", "varchar", "name", "bpchar"]
+        .iter()
+        .any(|t| name.eq_ignore_ascii_case(t))
 }
 
 fn field_text(column: &str, ty: &str, field: &Field) -> Result<Option<String>, DatabaseError> {
