@@ -58,6 +58,26 @@ def test_aurora_cluster_creating_then_available(emu: Server) -> None:
     assert rds.describe_db_clusters(DBClusterIdentifier="kb")["DBClusters"][0]["Status"] == "available"
 
 
+def test_aurora_cluster_modify_without_rename(emu: Server) -> None:
+    """ModifyDBCluster without NewDBClusterIdentifier (the usual case) goes modifying ->
+    available and keeps the change (our wrapper used to read the identifier moto had
+    overwritten with None)."""
+    emu.control("POST", "/_ironbark/time-scale", {"time_scale": 0.005})  # modify: 0.3 s
+    rds = emu.client("rds")
+    _cluster(rds, "acu")
+    time.sleep(2.2)
+    c = rds.modify_db_cluster(
+        DBClusterIdentifier="acu",
+        ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 8},
+        ApplyImmediately=True,
+    )["DBCluster"]
+    assert c["Status"] == "modifying"
+    time.sleep(0.4)
+    c = rds.describe_db_clusters(DBClusterIdentifier="acu")["DBClusters"][0]
+    assert c["Status"] == "available"
+    assert c["ServerlessV2ScalingConfiguration"]["MaxCapacity"] == 8
+
+
 def test_plain_moto_http_endpoint_not_supported(moto_srv: Server) -> None:
     rds = moto_srv.client("rds")
     c = _cluster(rds, EnableHttpEndpoint=True)

@@ -210,6 +210,12 @@ pub struct DatabaseConfig {
     /// `postgres` (an RDS instance) or `aurora-postgresql` (an Aurora cluster).
     #[serde(default)]
     pub engine: DbEngine,
+    /// The networking tier whose subnets hold the database and the cache.
+    #[serde(default = "default_db_tier")]
+    pub subnet_tier: String,
+    /// The networking security group of the database (`sg` name in `networking`).
+    #[serde(default = "default_db_group")]
+    pub security_group: String,
     /// The PostgreSQL engine version (`16.4`).
     pub engine_version: String,
     /// The instance class (`db.t3.micro`; `db.serverless` for Aurora Serverless v2).
@@ -266,6 +272,18 @@ pub struct DatabaseConfig {
     /// DynamoDB tables by name (`[<profile>.database.tables.jobs]`).
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
+}
+
+fn default_db_tier() -> String {
+    "database".into()
+}
+
+fn default_db_group() -> String {
+    "db".into()
+}
+
+fn default_cache_group() -> String {
+    "cache".into()
 }
 
 fn yes() -> bool {
@@ -372,6 +390,9 @@ pub struct CacheConfig {
     /// Days of automatic snapshots (0-35).
     #[serde(default = "default_snapshot_days")]
     pub snapshot_retention_days: u8,
+    /// The networking security group of the cache.
+    #[serde(default = "default_cache_group")]
+    pub security_group: String,
 }
 
 fn default_redis_version() -> String {

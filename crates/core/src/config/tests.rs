@@ -85,6 +85,8 @@ fn base() -> StackConfig {
             storage_encrypted: true,
             publicly_accessible: false,
             engine: DbEngine::Postgres,
+            subnet_tier: "private".into(),
+            security_group: "db".into(),
             backup_window: "03:00-04:00".into(),
             maintenance_window: "sun:04:30-sun:05:30".into(),
             apply_immediately: true,
@@ -103,6 +105,7 @@ fn base() -> StackConfig {
                 nodes: 3,
                 engine_version: "7.1".into(),
                 snapshot_retention_days: 1,
+                security_group: "db".into(),
             },
         },
         identity: IdentityConfig {
@@ -206,6 +209,8 @@ fn precedence_default_profile_env_flags() {
             ("networking.nat_gateways", "1"),
             ("database.multi_az", "false"),
             ("database.cache.nodes", "1"),
+            ("database.enabled", "false"),
+            ("database.cache.enabled", "false"),
         ],
     )
     .unwrap();

@@ -586,6 +586,44 @@ fn half_steps(x: f64) -> bool {
 fn validate_database(cfg: &StackConfig, out: &mut Vec<Problem>) {
     use super::model::DbEngine;
     let db = &cfg.database;
+    let net = &cfg.networking;
+    let uses_network = db.enabled || db.cache.enabled;
+    if uses_network && net.enabled {
+        match net.tiers.get(&db.subnet_tier) {
+            None => out.push(problem(
+                "database.subnet_tier",
+                format!(
+                    "`{}` is not a tier of networking.tiers (there are: {})",
+                    db.subnet_tier,
+                    net.tiers.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )),
+            Some(_) if cfg.az_count < 2 => out.push(problem(
+                "database.subnet_tier",
+                "RDS and ElastiCache subnet groups need subnets in at least 2 AZs: set az_count to 2 or more",
+            )),
+            Some(_) => {}
+        }
+        let groups = |name: &str| net.security_groups.contains_key(name);
+        if db.enabled && !groups(&db.security_group) {
+            out.push(problem(
+                "database.security_group",
+                format!(
+                    "`{}` is not a group of networking.security_groups",
+                    db.security_group
+                ),
+            ));
+        }
+        if db.cache.enabled && !groups(&db.cache.security_group) {
+            out.push(problem(
+                "database.cache.security_group",
+                format!(
+                    "`{}` is not a group of networking.security_groups",
+                    db.cache.security_group
+                ),
+            ));
+        }
+    }
     if db.enabled {
         let aurora = db.engine == DbEngine::AuroraPostgresql;
         let class_ok = db.instance_class.starts_with("db.")

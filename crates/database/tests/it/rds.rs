@@ -1,1 +1,468 @@
-//! (being built)
+//! RDS PostgreSQL and Aurora against the emulator: fresh create per profile read back field
+//! by field, a converged re-run with zero writes (from the emulator's log), a class change in
+//! place, refusals that touch nothing, deletion protection on destroy, an interrupted create
+//! resumed, and Aurora Serverless v2 with the Data API.
+
+use std::time::Duration;
+
+use ironbark_core::config::{DatabaseConfig, DbEngine, LoadOptions, StackConfig};
+use ironbark_core::{Change, Context, Mode};
+use ironbark_database::stack::{self, DatabaseInputs, INSTANCE};
+use ironbark_database::{destroy_database, ensure_database, DatabaseError};
+use ironbark_testkit::{EmulatorControl, LogSummary};
+
+/// The shipped stack file's profile.
+fn profile(name: &str) -> StackConfig {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ironbark.toml");
+    let mut opts = LoadOptions::new(file, name);
+    opts.use_env = false;
+    ironbark_core::config::load(&opts)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config
+}
+
+struct Harness {
+    ctx: Context,
+    key: String,
+    control: EmulatorControl,
+}
+
+impl Harness {
+    async fn new(test: &str, env: &str) -> Self {
+        let key = ironbark_testkit::unique_access_key(test);
+        let ctx = Context::builder(format!("db-{}", test.replace('_', "-")), env)
+            .region("us-east-1")
+            .endpoint_url(ironbark_testkit::emulator_url())
+            .static_credentials(key.clone(), "testing")
+            .mode(Mode::Apply)
+            .build()
+            .await;
+        Self {
+            ctx,
+            key,
+            control: EmulatorControl::new(&ironbark_testkit::emulator_url()),
+        }
+    }
+
+    fn requests(&self) -> LogSummary {
+        self.control.log_summary_for(&self.key).unwrap()
+    }
+
+    fn rds(&self) -> aws_sdk_rds::Client {
+        ironbark_core::sdk_client!(self.ctx, aws_sdk_rds)
+    }
+
+    /// A VPC with one subnet per AZ and a security group, made with a plain EC2 client.
+    async fn network(&self, azs: usize) -> DatabaseInputs {
+        let ec2 = ironbark_core::sdk_client!(self.ctx, aws_sdk_ec2);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.9.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc
+            .unwrap()
+            .vpc_id
+            .unwrap();
+        let mut subnet_ids = Vec::new();
+        for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"]
+            .iter()
+            .take(azs.max(2))
+            .enumerate()
+        {
+            subnet_ids.push(
+                ec2.create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block(format!("10.9.{i}.0/24"))
+                    .availability_zone(*az)
+                    .send()
+                    .await
+                    .unwrap()
+                    .subnet
+                    .unwrap()
+                    .subnet_id
+                    .unwrap(),
+            );
+        }
+        let sg = ec2
+            .create_security_group()
+            .group_name("db")
+            .description("db")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        DatabaseInputs {
+            subnet_ids,
+            security_group_ids: vec![sg],
+            kms_key_arn: None,
+        }
+    }
+}
+
+fn writes(after: &LogSummary, before: &LogSummary) -> Vec<String> {
+    after
+        .by_operation
+        .iter()
+        .filter(|(_, s)| s.class == "write")
+        .filter(|(op, s)| s.count > before.by_operation.get(*op).map_or(0, |b| b.count))
+        .map(|(op, _)| op.clone())
+        .collect()
+}
+
+async fn describe(h: &Harness, id: &str) -> aws_sdk_rds::types::DbInstance {
+    h.rds()
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone()
+}
+
+/// Creates a profile's database fresh, reads every setting back, re-runs with zero writes,
+/// then destroys (refused first when the profile protects it).
+async fn fresh_profile(env: &str) {
+    let h = Harness::new(&format!("rds_fresh_{env}"), env).await;
+    let cfg = profile(env);
+    let db = cfg.database.clone();
+    let inputs = h.network(usize::from(cfg.az_count)).await;
+    let out = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    assert!(out
+        .plan
+        .resources
+        .iter()
+        .all(|c| matches!(c.change, Change::Create { .. })));
+    let id = out.outputs["identifier"].clone();
+    let got = describe(&h, &id).await;
+    assert_eq!(got.db_instance_status(), Some("available"));
+    assert_eq!(got.engine(), Some("postgres"));
+    assert_eq!(got.engine_version(), Some(db.engine_version.as_str()));
+    assert_eq!(got.db_instance_class(), Some(db.instance_class.as_str()));
+    assert_eq!(
+        got.allocated_storage(),
+        Some(i32::try_from(db.allocated_storage_gb).unwrap())
+    );
+    assert_eq!(got.storage_type(), Some("gp3"));
+    assert_eq!(got.storage_encrypted(), Some(true));
+    assert_eq!(got.multi_az(), Some(db.multi_az));
+    assert_eq!(
+        got.backup_retention_period(),
+        Some(i32::from(db.backup_retention_days))
+    );
+    assert_eq!(
+        got.preferred_backup_window(),
+        Some(db.backup_window.as_str())
+    );
+    assert_eq!(got.performance_insights_enabled(), Some(true));
+    assert_eq!(got.iam_database_authentication_enabled(), Some(true));
+    assert_eq!(got.deletion_protection(), Some(db.deletion_protection));
+    assert_eq!(got.publicly_accessible(), Some(false));
+    assert_eq!(
+        got.vpc_security_groups()[0].vpc_security_group_id(),
+        Some(inputs.security_group_ids[0].as_str())
+    );
+    let secret = got
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .unwrap();
+    assert_eq!(out.outputs["master_secret_arn"], secret);
+    assert!(out.outputs.contains_key("endpoint"));
+    assert_eq!(
+        got.db_parameter_groups()[0].db_parameter_group_name(),
+        Some(ironbark_database::parameter_group::name_of(&h.ctx, stack::PARAMETERS).as_str())
+    );
+    assert_eq!(
+        got.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
+        Some(ironbark_database::subnet_group::name_of(&h.ctx, stack::SUBNET_GROUP).as_str())
+    );
+
+    // Converged: a re-run writes nothing.
+    let before = h.requests();
+    let again = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_human());
+    let after = h.requests();
+    assert_eq!(writes(&after, &before), Vec::<String>::new());
+    assert!(after.reads > before.reads);
+
+    // Destroy: refused while protected (prod), then allowed.
+    if db.deletion_protection {
+        let err = destroy_database(&h.ctx, &db, false).await.unwrap_err();
+        assert!(matches!(&err, DatabaseError::Refused { .. }), "{err}");
+        assert!(err.to_string().contains("deletion protection"), "{err}");
+        assert_eq!(
+            describe(&h, &id).await.db_instance_status(),
+            Some("available")
+        );
+    }
+    let gone = destroy_database(&h.ctx, &db, true).await.unwrap();
+    assert!(gone.iter().any(|c| c.change == Change::Delete));
+    let err = h
+        .rds()
+        .describe_db_instances()
+        .db_instance_identifier(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&err),
+        Some("DBInstanceNotFound")
+    );
+    // A second destroy is a no-op.
+    let again = destroy_database(&h.ctx, &db, true).await.unwrap();
+    assert!(again.iter().all(|c| c.change == Change::NoOp), "{again:?}");
+}
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn rds_fresh_dev() {
+    fresh_profile("dev").await;
+}
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn rds_fresh_staging() {
+    fresh_profile("staging").await;
+}
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn rds_fresh_prod() {
+    fresh_profile("prod").await;
+}
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn rds_class_change_in_place_and_replacements_refused() {
+    let h = Harness::new("rds_class_change", "dev").await;
+    let mut db: DatabaseConfig = profile("dev").database;
+    let inputs = h.network(2).await;
+    let out = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    let id = out.outputs["identifier"].clone();
+
+    // The class change plans as an in-place update naming the field, then applies.
+    db.instance_class = "db.t3.small".into();
+    h.ctx.set_mode(Mode::Plan);
+    let plan = ensure_database(&h.ctx, &db, &inputs).await.unwrap().plan;
+    let change = plan.resources.iter().find(|c| c.id == INSTANCE).unwrap();
+    match &change.change {
+        Change::Update { fields } => {
+            assert_eq!(fields.len(), 1, "{fields:?}");
+            assert_eq!(fields[0].field, "instance_class");
+            assert_eq!(fields[0].old.as_deref(), Some("db.t3.micro"));
+            assert_eq!(fields[0].new.as_deref(), Some("db.t3.small"));
+        }
+        other => panic!("{other:?}"),
+    }
+    h.ctx.set_mode(Mode::Apply);
+    let _ = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    let got = describe(&h, &id).await;
+    assert_eq!(got.db_instance_class(), Some("db.t3.small"));
+    assert_eq!(got.db_instance_status(), Some("available"));
+
+    // A major engine upgrade: refused with the field named, nothing written.
+    let mut major = db.clone();
+    major.engine_version = "17.2".into();
+    h.ctx.set_mode(Mode::Plan);
+    let plan = ensure_database(&h.ctx, &major, &inputs).await.unwrap().plan;
+    assert!(plan.has_refusals());
+    assert!(plan
+        .render_human()
+        .contains("engine_version (16.4 -> 17.2)"));
+    h.ctx.set_mode(Mode::Apply);
+    let before = h.requests();
+    let err = ensure_database(&h.ctx, &major, &inputs).await.unwrap_err();
+    // The parameter group (its family follows the major version) or the instance refuses
+    // first; either way the refusal names the field and nothing is written.
+    let text = err.to_string();
+    assert!(
+        text.contains("family (postgres16 -> postgres17)")
+            || text.contains("engine_version (16.4 -> 17.2)"),
+        "{text}"
+    );
+    assert_eq!(writes(&h.requests(), &before), Vec::<String>::new());
+
+    // Switching the engine to Aurora: refused, the instance untouched, no cluster made.
+    let mut aurora = db.clone();
+    aurora.engine = DbEngine::AuroraPostgresql;
+    aurora.instance_class = "db.serverless".into();
+    let before = h.requests();
+    let err = ensure_database(&h.ctx, &aurora, &inputs).await.unwrap_err();
+    assert!(
+        format!("{err:?}").contains("engine (postgres -> aurora-postgresql)"),
+        "{err:?}"
+    );
+    assert_eq!(writes(&h.requests(), &before), Vec::<String>::new());
+    assert_eq!(describe(&h, &id).await.engine_version(), Some("16.4"));
+
+    // Storage shrink: refused.
+    let mut shrink = db.clone();
+    shrink.allocated_storage_gb = 20;
+    db.allocated_storage_gb = 30;
+    let _ = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    assert_eq!(describe(&h, &id).await.allocated_storage(), Some(30));
+    let err = ensure_database(&h.ctx, &shrink, &inputs).await.unwrap_err();
+    assert!(
+        format!("{err}").contains("allocated_storage_gb (30 -> 20)"),
+        "{err}"
+    );
+
+    destroy_database(&h.ctx, &db, true).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn rds_interrupted_create_resumes_waiting() {
+    let h = Harness::new("rds_interrupted", "dev").await;
+    let db = profile("dev").database;
+    let inputs = h.network(2).await;
+    // Interrupted while the instance is still creating (4.8 s at the tests' time scale).
+    let cut = tokio::time::timeout(
+        Duration::from_millis(1500),
+        ensure_database(&h.ctx, &db, &inputs),
+    )
+    .await;
+    assert!(cut.is_err(), "the deploy should still be waiting");
+    let id = ironbark_database::instance::identifier_of(&h.ctx, INSTANCE);
+    assert_eq!(
+        describe(&h, &id).await.db_instance_status(),
+        Some("creating")
+    );
+    let before = h.requests();
+    let out = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    assert_eq!(
+        writes(&h.requests(), &before),
+        Vec::<String>::new(),
+        "no second create"
+    );
+    assert_eq!(out.outputs["identifier"], id);
+    assert_eq!(
+        describe(&h, &id).await.db_instance_status(),
+        Some("available")
+    );
+    let n = h
+        .rds()
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+        .iter()
+        .filter(|i| i.db_instance_identifier() == Some(id.as_str()))
+        .count();
+    assert_eq!(n, 1);
+    destroy_database(&h.ctx, &db, true).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn rds_aurora_serverless_v2_with_data_api() {
+    let h = Harness::new("aurora_v2", "dev").await;
+    let mut db = profile("dev").database;
+    db.engine = DbEngine::AuroraPostgresql;
+    db.instance_class = "db.serverless".into();
+    db.aurora.min_acu = 0.5;
+    db.aurora.max_acu = 4.0;
+    db.aurora.readers = 1;
+    db.aurora.data_api = true;
+    db.deletion_protection = true;
+    db.parameters
+        .insert("log_min_duration_statement".into(), "1000".into());
+    let inputs = h.network(2).await;
+    let out = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    let kinds: Vec<&str> = out.plan.resources.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "DB subnet group",
+            "DB cluster parameter group",
+            "DB cluster",
+            "DB instance",
+            "DB instance"
+        ]
+    );
+    let id = out.outputs["identifier"].clone();
+    let c = h
+        .rds()
+        .describe_db_clusters()
+        .db_cluster_identifier(&id)
+        .send()
+        .await
+        .unwrap()
+        .db_clusters()[0]
+        .clone();
+    assert_eq!(c.status(), Some("available"));
+    assert_eq!(c.engine(), Some("aurora-postgresql"));
+    assert_eq!(c.http_endpoint_enabled(), Some(true));
+    assert_eq!(c.storage_encrypted(), Some(true));
+    assert_eq!(c.deletion_protection(), Some(true));
+    let scaling = c.serverless_v2_scaling_configuration().unwrap();
+    assert_eq!(
+        (scaling.min_capacity(), scaling.max_capacity()),
+        (Some(0.5), Some(4.0))
+    );
+    assert_eq!(c.db_cluster_members().len(), 2);
+    assert_eq!(
+        c.db_cluster_members()
+            .iter()
+            .filter(|m| m.is_cluster_writer() == Some(true))
+            .count(),
+        1
+    );
+    for m in c.db_cluster_members() {
+        let i = describe(&h, m.db_instance_identifier().unwrap()).await;
+        assert_eq!(i.db_instance_class(), Some("db.serverless"));
+        assert_eq!(
+            i.db_instance_status(),
+            Some("available"),
+            "members are waited for"
+        );
+    }
+    assert!(out.outputs.contains_key("master_secret_arn"));
+    assert!(out.outputs.contains_key("reader_endpoint"));
+
+    // Converged.
+    let before = h.requests();
+    let again = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_human());
+    assert_eq!(writes(&h.requests(), &before), Vec::<String>::new());
+
+    // ACU range and reader count change in place.
+    db.aurora.max_acu = 8.0;
+    db.aurora.readers = 0;
+    let changed = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
+    let text = changed.plan.render_human();
+    assert!(text.contains("serverless_v2_acu: 0.5-4 -> 0.5-8"), "{text}");
+    let c = h
+        .rds()
+        .describe_db_clusters()
+        .db_cluster_identifier(&id)
+        .send()
+        .await
+        .unwrap()
+        .db_clusters()[0]
+        .clone();
+    assert_eq!(
+        c.serverless_v2_scaling_configuration()
+            .unwrap()
+            .max_capacity(),
+        Some(8.0)
+    );
+    assert_eq!(c.db_cluster_members().len(), 1, "the reader is removed");
+
+    // Destroy: protected, then allowed.
+    let err = destroy_database(&h.ctx, &db, false).await.unwrap_err();
+    assert!(err.to_string().contains(&id), "{err}");
+    destroy_database(&h.ctx, &db, true).await.unwrap();
+    let left = h
+        .rds()
+        .describe_db_clusters()
+        .db_cluster_identifier(&id)
+        .send()
+        .await;
+    assert!(left.is_err(), "the cluster is gone");
+}

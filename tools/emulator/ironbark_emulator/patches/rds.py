@@ -146,10 +146,15 @@ def _create_db_cluster(original: Any, self: Any, kwargs: dict[str, Any]) -> Any:
 
 
 def _modify_db_cluster(original: Any, self: Any, kwargs: dict[str, Any]) -> Any:
-    original(self, kwargs)
+    # moto overwrites kwargs["db_cluster_identifier"] with the new identifier (None when the
+    # cluster is not renamed): read both before calling it.
     cluster_id = kwargs.get("new_db_cluster_identifier") or kwargs["db_cluster_identifier"]
+    changes = {k for k, v in kwargs.items() if v is not None} - {
+        "db_cluster_identifier",
+        "apply_immediately",
+    }
+    original(self, kwargs)
     cluster = self.clusters[cluster_id]
-    changes = {k for k, v in kwargs.items() if v is not None} - {"db_cluster_identifier", "apply_immediately"}
     if changes and clock.get_time_scale() > 0:
         lifecycle.LazyStatus.begin(cluster, "status", "modifying", "available", "aurora_cluster_modify")
     else:
