@@ -45,6 +45,11 @@ pub const RESUME_POLICY: RetryPolicy = RetryPolicy::new(
 #[derive(Clone)]
 pub struct DataApiExecutor {
     client: aws_sdk_rdsdata::Client,
+    /// A client without the plan-mode guard (still recorded), for catalog queries in plan
+    /// mode: the Data API has one operation for reads and writes, which the guard must treat
+    /// as a write. Only statements [`is_read_only`] accepts go through it.
+    reads: aws_sdk_rdsdata::Client,
+    ctx: Context,
     cluster_arn: String,
     secret_arn: String,
     database: String,
@@ -91,6 +96,12 @@ impl DataApiExecutor {
     ) -> Self {
         Self {
             client: ironbark_core::sdk_client!(ctx, aws_sdk_rdsdata),
+            reads: aws_sdk_rdsdata::Client::from_conf(
+                aws_sdk_rdsdata::config::Builder::from(ctx.sdk_config())
+                    .interceptor(ctx.recorder().clone())
+                    .build(),
+            ),
+            ctx: ctx.clone(),
             cluster_arn: cluster_arn.into(),
             secret_arn: secret_arn.into(),
             database: database.into(),
@@ -142,8 +153,14 @@ impl DataApiExecutor {
                     .build(),
             );
         }
+        // In plan mode a catalog query may run (nothing else: DDL still meets the guard).
+        let client = if !ddl && !self.ctx.is_apply() && is_read_only(sql) {
+            &self.reads
+        } else {
+            &self.client
+        };
         retry(&self.resume, is_resuming, || {
-            self.client
+            client
                 .execute_statement()
                 .resource_arn(&self.cluster_arn)
                 .secret_arn(&self.secret_arn)
@@ -160,6 +177,23 @@ impl DataApiExecutor {
         .await
         .map_err(|e| sql_error(sql, e))
     }
+}
+
+/// Whether `sql` is one plain query (`SELECT` or `WITH ... SELECT`, no `;`, none of the
+/// data-changing keywords a `WITH` may carry): what plan mode lets through the Data API.
+#[must_use]
+pub fn is_read_only(sql: &str) -> bool {
+    let upper = sql.trim().to_ascii_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let starts = matches!(words.first(), Some(&("SELECT" | "WITH")));
+    let writes = [
+        "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "GRANT", "REVOKE",
+        "TRUNCATE", "COPY", "CALL", "DO", "SET", "NEXTVAL", "SETVAL", "LOCK", "INTO",
+    ];
+    starts && !upper.contains(';') && !words.iter().any(|w| writes.contains(w))
 }
 
 /// Whether the Data API refused a statement because the cluster is resuming from an automatic
@@ -394,6 +428,23 @@ mod tests {
     fn named(sql: &str) -> (String, Vec<usize>) {
         let (s, used) = to_named_parameters(sql).unwrap();
         (s, used.into_iter().collect())
+    }
+
+    #[test]
+    fn only_plain_queries_are_read_only() {
+        assert!(is_read_only(
+            "SELECT extversion::text FROM pg_extension WHERE extname = $1"
+        ));
+        assert!(is_read_only("  with t as (select 1) select * from t"));
+        for sql in [
+            "CREATE EXTENSION vector",
+            "SELECT 1; DROP TABLE x",
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+            "SELECT nextval('s')",
+            "SELECT * INTO t2 FROM t",
+        ] {
+            assert!(!is_read_only(sql), "{sql}");
+        }
     }
 
     #[test]

@@ -4,9 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use ironbark_core::config::{DatabaseConfig, DbEngine};
-use ironbark_core::plan::{Plan, ResourceChange};
+use ironbark_core::config::{parse_key, DatabaseConfig, DbEngine, TableConfig};
+use ironbark_core::plan::{Change, FieldDiff, Plan, ResourceChange};
 use ironbark_core::Context;
+use secrecy::SecretString;
+
+use crate::cache::{self, CacheDestroyOptions, CacheSubnetGroupSpec, RedisSpec};
+use crate::data_api::DataApiExecutor;
+use crate::dynamodb::{
+    self, AttributeType, Billing, GsiSpec, KeyAttribute, Projection, TableDestroyOptions,
+    TableSpec, Throughput,
+};
+use crate::pgvector;
+use crate::role;
 
 use crate::cluster::{self, ClusterSpec};
 use crate::error::DatabaseError;
@@ -22,6 +32,16 @@ pub const PARAMETERS: &str = "database/parameters";
 pub const INSTANCE: &str = "database/instance";
 /// Logical id of the Aurora cluster.
 pub const CLUSTER: &str = "database/cluster";
+/// Logical id of the Redis replication group.
+pub const CACHE: &str = "database/cache";
+/// Logical id of the cache subnet group.
+pub const CACHE_SUBNET_GROUP: &str = "database/cache/subnet-group";
+
+/// The logical id of the DynamoDB table `name`.
+#[must_use]
+pub fn table_logical_id(name: &str) -> String {
+    format!("database/table/{name}")
+}
 
 /// What the database layer needs from the layers before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +52,12 @@ pub struct DatabaseInputs {
     pub security_group_ids: Vec<String>,
     /// The stack's KMS key ARN, for storage encryption; `None` for the AWS managed key.
     pub kms_key_arn: Option<String>,
+    /// Security groups of the cache.
+    pub cache_security_group_ids: Vec<String>,
+    /// The Secrets Manager secret holding the Redis AUTH token (read on creation only).
+    pub cache_auth_secret_arn: Option<String>,
+    /// The Secrets Manager secret holding the `bedrock_user` password (vector schema).
+    pub vector_user_secret_arn: Option<String>,
 }
 
 /// What [`ensure_database`] did: the plan, and the outputs (`endpoint`, `port`,
@@ -123,17 +149,37 @@ pub fn cluster_spec(
     }
 }
 
-/// Converges the PostgreSQL database of `cfg` (an RDS instance or an Aurora cluster) with its
-/// subnet and parameter groups.
+/// Converges the database section of `cfg`: the PostgreSQL database (an RDS instance or an
+/// Aurora cluster with its subnet and parameter groups, then the pgvector schema through the
+/// Data API), the Redis cache and the DynamoDB tables, the three concurrently.
 ///
 /// # Idempotency
 /// Every resource is found by a deterministic name and only what differs is changed; a
-/// converged database costs reads only. Refused changes are in the plan (plan mode) or an
+/// converged section costs reads only. Refused changes are in the plan (plan mode) or an
 /// error (apply mode), before anything is written to the refused resource.
 ///
 /// # Errors
 /// The first [`DatabaseError`] of any resource.
 pub async fn ensure_database(
+    ctx: &Context,
+    cfg: &DatabaseConfig,
+    inputs: &DatabaseInputs,
+) -> Result<DatabaseOutcome, DatabaseError> {
+    let (pg, redis, tables) = tokio::try_join!(
+        ensure_postgres(ctx, cfg, inputs),
+        ensure_cache(ctx, cfg, inputs),
+        ensure_tables(ctx, cfg, inputs),
+    )?;
+    let mut out = pg;
+    for part in [redis, tables] {
+        out.plan.extend(part.plan);
+        out.outputs.extend(part.outputs);
+    }
+    Ok(out)
+}
+
+/// The PostgreSQL database (and its vector schema) of `cfg`.
+async fn ensure_postgres(
     ctx: &Context,
     cfg: &DatabaseConfig,
     inputs: &DatabaseInputs,
@@ -235,6 +281,15 @@ pub async fn ensure_database(
                 out.plan.push(c);
             }
             out.outputs.insert("identifier".into(), r.identifier);
+            if cfg.vector.enabled {
+                let cluster = r
+                    .observed
+                    .as_ref()
+                    .and_then(|o| Some((o.arn.clone(), o.master_secret_arn.clone()?)));
+                for c in ensure_vector(ctx, cfg, inputs, cluster).await? {
+                    out.plan.push(c);
+                }
+            }
             if let Some(o) = r.observed {
                 if let Some(e) = o.endpoint {
                     out.outputs.insert("endpoint".into(), e);
@@ -255,7 +310,9 @@ pub async fn ensure_database(
     Ok(out)
 }
 
-/// Destroys the PostgreSQL database of `cfg`, then its parameter and subnet groups.
+/// Destroys the section: the PostgreSQL database, its parameter and subnet groups, the
+/// Redis cache and the tables named in `cfg` (a table dropped from the file is left alone:
+/// it may hold data, and destroy only removes what the file names).
 ///
 /// # Idempotency
 /// Absent resources are no-ops. Deletion protection is honoured unless `allow_protected`;
@@ -282,5 +339,251 @@ pub async fn destroy_database(
     };
     changes.push(parameter_group::destroy_parameter_group(ctx, PARAMETERS, scope).await?);
     changes.push(subnet_group::destroy_subnet_group(ctx, SUBNET_GROUP).await?);
+    changes.push(
+        cache::destroy_replication_group(
+            ctx,
+            CACHE,
+            CacheDestroyOptions {
+                final_snapshot: cfg.final_snapshot,
+            },
+        )
+        .await?,
+    );
+    changes.push(cache::destroy_cache_subnet_group(ctx, CACHE_SUBNET_GROUP).await?);
+    for name in cfg.tables.keys() {
+        changes.push(
+            dynamodb::destroy_table(
+                ctx,
+                &table_logical_id(name),
+                TableDestroyOptions { allow_protected },
+            )
+            .await?,
+        );
+    }
     Ok(changes)
+}
+
+/// The pgvector extension, the Bedrock knowledge-base schema and the `bedrock_user` role,
+/// through the Data API with the cluster's master secret. Before the cluster (or the role's
+/// secret) exists, in plan mode, the steps are shown as creates.
+async fn ensure_vector(
+    ctx: &Context,
+    cfg: &DatabaseConfig,
+    inputs: &DatabaseInputs,
+    cluster: Option<(String, String)>,
+) -> Result<Vec<ResourceChange>, DatabaseError> {
+    let spec = pgvector::bedrock_knowledge_base(cfg.vector.dimension);
+    let pending = |id: &str, kind: &str, field: &str, value: String| ResourceChange {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        physical_id: None,
+        change: Change::Create {
+            fields: vec![FieldDiff::set(field, value)],
+        },
+    };
+    let Some((cluster_arn, secret_arn)) = cluster else {
+        return Ok(vec![
+            pending(
+                "database/extension/vector",
+                "postgres_extension",
+                "extension",
+                "vector".into(),
+            ),
+            pending(
+                &spec.logical_id,
+                "vector schema",
+                "table",
+                format!("{}.{}", spec.schema, spec.table),
+            ),
+            pending(
+                "database/role/bedrock_user",
+                "postgres_role",
+                "role",
+                role::BEDROCK_USER.into(),
+            ),
+        ]);
+    };
+    let exec = DataApiExecutor::new(ctx, cluster_arn, secret_arn, &cfg.database_name);
+    let mut changes = Vec::new();
+    if ctx.is_apply() {
+        changes.push(pgvector::ensure_pgvector(&exec).await?);
+        changes.extend(pgvector::ensure_vector_schema(&exec, &spec).await?.changes);
+    } else {
+        let observed = pgvector::observe_extension(&exec).await?;
+        changes.push(ResourceChange {
+            id: "database/extension/vector".into(),
+            kind: "postgres_extension".into(),
+            physical_id: Some("vector".into()),
+            change: pgvector::decide_extension(observed.as_ref()),
+        });
+        changes.extend(pgvector::plan_vector_schema(&exec, &spec).await?.changes);
+    }
+    let grants = role::bedrock_user_grants();
+    match (&inputs.vector_user_secret_arn, ctx.is_apply()) {
+        (Some(arn), true) => {
+            let password: SecretString = role::read_secret_string(ctx, arn).await?;
+            changes.extend(
+                role::ensure_login_role(&exec, role::BEDROCK_USER, &password, &grants)
+                    .await?
+                    .changes,
+            );
+        }
+        (Some(_), false) => {
+            changes.extend(
+                role::plan_login_role(&exec, role::BEDROCK_USER, &grants)
+                    .await?
+                    .changes,
+            );
+        }
+        (None, true) => {
+            return Err(DatabaseError::InvalidSpec {
+                kind: "postgres_role",
+                name: role::BEDROCK_USER.into(),
+                reason: "no Secrets Manager secret for its password was given (DatabaseInputs::vector_user_secret_arn)".into(),
+            })
+        }
+        (None, false) => changes.push(pending(
+            "database/role/bedrock_user",
+            "postgres_role",
+            "role",
+            role::BEDROCK_USER.into(),
+        )),
+    }
+    Ok(changes)
+}
+
+/// The Redis replication group spec of `cfg`.
+#[must_use]
+pub fn redis_spec(cfg: &DatabaseConfig, inputs: &DatabaseInputs, ctx: &Context) -> RedisSpec {
+    RedisSpec {
+        logical_id: CACHE.into(),
+        description: format!("{}-{} Redis", ctx.stack(), ctx.env()),
+        subnet_group: CacheSubnetGroupSpec {
+            logical_id: CACHE_SUBNET_GROUP.into(),
+            description: format!("{}-{} cache subnets", ctx.stack(), ctx.env()),
+            subnet_ids: inputs.subnet_ids.clone(),
+        },
+        node_type: cfg.cache.node_type.clone(),
+        num_nodes: cfg.cache.nodes,
+        engine_version: cfg.cache.engine_version.clone(),
+        security_group_ids: inputs.cache_security_group_ids.clone(),
+        at_rest_encryption: true,
+        kms_key_id: inputs.kms_key_arn.clone(),
+        transit_encryption: true,
+        auth_token_secret_arn: inputs.cache_auth_secret_arn.clone(),
+        snapshot_retention_days: cfg.cache.snapshot_retention_days,
+        maintenance_window: Some(cfg.maintenance_window.clone()),
+        apply_immediately: cfg.apply_immediately,
+    }
+}
+
+async fn ensure_cache(
+    ctx: &Context,
+    cfg: &DatabaseConfig,
+    inputs: &DatabaseInputs,
+) -> Result<DatabaseOutcome, DatabaseError> {
+    let mut out = DatabaseOutcome::default();
+    if !cfg.cache.enabled {
+        return Ok(out);
+    }
+    let r = cache::ensure_redis(ctx, &redis_spec(cfg, inputs, ctx)).await?;
+    for c in r.changes {
+        out.plan.push(c);
+    }
+    out.outputs
+        .insert("cache.replication_group_id".into(), r.replication_group_id);
+    if let Some(e) = r.primary_endpoint {
+        out.outputs.insert("cache.endpoint".into(), e.address);
+        out.outputs.insert("cache.port".into(), e.port.to_string());
+    }
+    if let Some(e) = r.reader_endpoint {
+        out.outputs
+            .insert("cache.reader_endpoint".into(), e.address);
+    }
+    if let Some(arn) = &inputs.cache_auth_secret_arn {
+        out.outputs
+            .insert("cache.auth_secret_arn".into(), arn.clone());
+    }
+    Ok(out)
+}
+
+fn key(text: &str) -> KeyAttribute {
+    // Validated at load time (`name:S|N|B`).
+    let (name, ty) = parse_key(text).unwrap_or((text, "S"));
+    let kind = match ty {
+        "N" => AttributeType::N,
+        "B" => AttributeType::B,
+        _ => AttributeType::S,
+    };
+    KeyAttribute::new(name, kind)
+}
+
+/// The DynamoDB table spec of `tables.<name>`.
+#[must_use]
+pub fn table_spec(name: &str, t: &TableConfig, kms_key_arn: Option<&str>) -> TableSpec {
+    let billing = if t.billing == "provisioned" {
+        Billing::Provisioned(Throughput {
+            read: i64::from(t.read_capacity),
+            write: i64::from(t.write_capacity),
+        })
+    } else {
+        Billing::OnDemand
+    };
+    TableSpec {
+        logical_id: table_logical_id(name),
+        partition_key: key(&t.partition_key),
+        sort_key: t.sort_key.as_deref().map(key),
+        global_secondary_indexes: t
+            .indexes
+            .iter()
+            .map(|(index, i)| GsiSpec {
+                name: index.clone(),
+                partition_key: key(&i.partition_key),
+                sort_key: i.sort_key.as_deref().map(key),
+                projection: match i.projection.as_slice() {
+                    [one] if one == "all" => Projection::All,
+                    [one] if one == "keys-only" => Projection::KeysOnly,
+                    attrs => Projection::Include(attrs.to_vec()),
+                },
+                throughput: None,
+            })
+            .collect(),
+        billing,
+        ttl_attribute: t.ttl_attribute.clone(),
+        point_in_time_recovery: t.point_in_time_recovery,
+        kms_key_arn: kms_key_arn.map(str::to_owned),
+        deletion_protection: t.deletion_protection,
+    }
+}
+
+async fn ensure_tables(
+    ctx: &Context,
+    cfg: &DatabaseConfig,
+    inputs: &DatabaseInputs,
+) -> Result<DatabaseOutcome, DatabaseError> {
+    let mut out = DatabaseOutcome::default();
+    let specs: Vec<(String, TableSpec)> = cfg
+        .tables
+        .iter()
+        .map(|(name, t)| {
+            (
+                name.clone(),
+                table_spec(name, t, inputs.kms_key_arn.as_deref()),
+            )
+        })
+        .collect();
+    let results = futures::future::try_join_all(
+        specs
+            .iter()
+            .map(|(_, spec)| dynamodb::ensure_table(ctx, spec)),
+    )
+    .await?;
+    for ((name, _), r) in specs.iter().zip(results) {
+        out.outputs.insert(format!("table.{name}"), r.table_name);
+        if let Some(arn) = r.table_arn {
+            out.outputs.insert(format!("table.{name}.arn"), arn);
+        }
+        out.plan.push(r.change);
+    }
+    Ok(out)
 }

@@ -3,7 +3,10 @@
 //! place, refusals that touch nothing, deletion protection on destroy, an interrupted create
 //! resumed, and Aurora Serverless v2 with the Data API.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use ironbark_core::report::CollectingReporter;
 
 use ironbark_core::config::{DatabaseConfig, DbEngine, LoadOptions, StackConfig};
 use ironbark_core::{Change, Context, Mode};
@@ -21,16 +24,22 @@ fn profile(name: &str) -> StackConfig {
         .config
 }
 
+/// The Redis AUTH token the tests store; it must never show up anywhere Ironbark writes.
+const CACHE_TOKEN: &str = "tok3n-Never-Printed-4f1c9a7e2b";
+
 struct Harness {
     ctx: Context,
     key: String,
     control: EmulatorControl,
+    events: Arc<CollectingReporter>,
 }
 
 impl Harness {
     async fn new(test: &str, env: &str) -> Self {
         let key = ironbark_testkit::unique_access_key(test);
+        let events = Arc::new(CollectingReporter::default());
         let ctx = Context::builder(format!("db-{}", test.replace('_', "-")), env)
+            .reporter(events.clone())
             .region("us-east-1")
             .endpoint_url(ironbark_testkit::emulator_url())
             .static_credentials(key.clone(), "testing")
@@ -41,6 +50,7 @@ impl Harness {
             ctx,
             key,
             control: EmulatorControl::new(&ironbark_testkit::emulator_url()),
+            events,
         }
     }
 
@@ -95,10 +105,23 @@ impl Harness {
             .unwrap()
             .group_id
             .unwrap();
+        let sm = ironbark_core::sdk_client!(self.ctx, aws_sdk_secretsmanager);
+        let token = sm
+            .create_secret()
+            .name(format!("{}/cache-auth", self.ctx.stack()))
+            .secret_string(CACHE_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
         DatabaseInputs {
             subnet_ids,
-            security_group_ids: vec![sg],
+            security_group_ids: vec![sg.clone()],
             kms_key_arn: None,
+            cache_security_group_ids: vec![sg],
+            cache_auth_secret_arn: Some(token),
+            vector_user_secret_arn: None,
         }
     }
 }
@@ -181,6 +204,55 @@ async fn fresh_profile(env: &str) {
         Some(ironbark_database::subnet_group::name_of(&h.ctx, stack::SUBNET_GROUP).as_str())
     );
 
+    // The cache: nodes, failover with replicas, encryption, AUTH.
+    let ec = ironbark_core::sdk_client!(h.ctx, aws_sdk_elasticache);
+    let rg = ec
+        .describe_replication_groups()
+        .replication_group_id(&out.outputs["cache.replication_group_id"])
+        .send()
+        .await
+        .unwrap()
+        .replication_groups()[0]
+        .clone();
+    assert_eq!(rg.status(), Some("available"));
+    assert_eq!(rg.cache_node_type(), Some(db.cache.node_type.as_str()));
+    assert_eq!(rg.member_clusters().len(), usize::from(db.cache.nodes));
+    let failover = if db.cache.nodes > 1 {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    assert_eq!(rg.automatic_failover().map(|f| f.as_str()), Some(failover));
+    assert_eq!(rg.transit_encryption_enabled(), Some(true));
+    assert_eq!(rg.at_rest_encryption_enabled(), Some(true));
+    assert_eq!(rg.auth_token_enabled(), Some(true));
+    assert!(out.outputs.contains_key("cache.endpoint"));
+
+    // The tables: keys, TTL, index, PITR, protection as the profile says.
+    let ddb = ironbark_core::sdk_client!(h.ctx, aws_sdk_dynamodb);
+    for (name, t) in &db.tables {
+        let table = &out.outputs[&format!("table.{name}")];
+        let d = ddb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap();
+        assert_eq!(d.deletion_protection_enabled(), Some(t.deletion_protection));
+        assert_eq!(d.global_secondary_indexes().len(), t.indexes.len());
+        let ttl = ddb
+            .describe_time_to_live()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .time_to_live_description
+            .unwrap();
+        assert_eq!(ttl.attribute_name(), t.ttl_attribute.as_deref());
+    }
+
     // Converged: a re-run writes nothing.
     let before = h.requests();
     let again = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
@@ -188,6 +260,45 @@ async fn fresh_profile(env: &str) {
     let after = h.requests();
     assert_eq!(writes(&after, &before), Vec::<String>::new());
     assert!(after.reads > before.reads);
+
+    // No secret value anywhere: not the Redis AUTH token, not the master password RDS
+    // generated (read here, by the test, from its RDS-managed secret).
+    let sm = ironbark_core::sdk_client!(h.ctx, aws_sdk_secretsmanager);
+    let master = sm
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    let master: serde_json::Value = serde_json::from_str(&master).unwrap();
+    let password = master["password"].as_str().unwrap().to_owned();
+    assert!(password.len() >= 8);
+    let mut seen = vec![
+        out.plan.render_human(),
+        out.plan.to_json().to_string(),
+        again.plan.render_human(),
+        format!("{:?}", out.outputs),
+        format!("{:?}", h.events.events()),
+    ];
+    h.ctx.set_mode(Mode::Plan);
+    let mut grown = db.clone();
+    grown.cache.node_type = "cache.t3.large".into();
+    let planned = ensure_database(&h.ctx, &grown, &inputs).await.unwrap();
+    seen.push(planned.plan.render_human());
+    h.ctx.set_mode(Mode::Apply);
+    let mut shrunk = db.clone();
+    shrunk.allocated_storage_gb = 10;
+    let err = ensure_database(&h.ctx, &shrunk, &inputs).await.unwrap_err();
+    seen.push(format!("{err} {err:?}"));
+    for text in &seen {
+        assert!(!text.contains(CACHE_TOKEN), "the AUTH token leaked: {text}");
+        assert!(
+            !text.contains(&password),
+            "the master password leaked: {text}"
+        );
+    }
 
     // Destroy: refused while protected (prod), then allowed.
     if db.deletion_protection {
@@ -240,6 +351,8 @@ async fn rds_fresh_prod() {
 async fn rds_class_change_in_place_and_replacements_refused() {
     let h = Harness::new("rds_class_change", "dev").await;
     let mut db: DatabaseConfig = profile("dev").database;
+    db.cache.enabled = false;
+    db.tables.clear();
     let inputs = h.network(2).await;
     let out = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
     let id = out.outputs["identifier"].clone();
@@ -318,7 +431,9 @@ async fn rds_class_change_in_place_and_replacements_refused() {
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn rds_interrupted_create_resumes_waiting() {
     let h = Harness::new("rds_interrupted", "dev").await;
-    let db = profile("dev").database;
+    let mut db = profile("dev").database;
+    db.cache.enabled = false;
+    db.tables.clear();
     let inputs = h.network(2).await;
     // Interrupted while the instance is still creating (4.8 s at the tests' time scale).
     let cut = tokio::time::timeout(
@@ -363,6 +478,8 @@ async fn rds_interrupted_create_resumes_waiting() {
 async fn rds_aurora_serverless_v2_with_data_api() {
     let h = Harness::new("aurora_v2", "dev").await;
     let mut db = profile("dev").database;
+    db.cache.enabled = false;
+    db.tables.clear();
     db.engine = DbEngine::AuroraPostgresql;
     db.instance_class = "db.serverless".into();
     db.aurora.min_acu = 0.5;
