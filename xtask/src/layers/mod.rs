@@ -9,6 +9,7 @@ use ironbark_core::config::StackConfig;
 
 use crate::compose::Layer;
 
+mod database;
 mod flow_logs;
 mod identity;
 mod networking;
@@ -24,6 +25,9 @@ pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
     }
     if cfg.identity.enabled {
         layers.push(Arc::new(identity::Identity::new(cfg)));
+    }
+    if cfg.database.enabled || cfg.database.cache.enabled || !cfg.database.tables.is_empty() {
+        layers.push(Arc::new(database::Database::new(cfg)));
     }
     // Validation guarantees identity is enabled when flow logs are.
     if cfg.networking.enabled && cfg.networking.flow_logs && cfg.identity.enabled {

@@ -588,6 +588,16 @@ fn validate_database(cfg: &StackConfig, out: &mut Vec<Problem>) {
     let db = &cfg.database;
     let net = &cfg.networking;
     let uses_network = db.enabled || db.cache.enabled;
+    if uses_network && !net.enabled {
+        out.push(problem(
+            if db.enabled {
+                "database.enabled"
+            } else {
+                "database.cache.enabled"
+            },
+            "the database and the cache live in the stack's subnets: set networking.enabled = true",
+        ));
+    }
     if uses_network && net.enabled {
         match net.tiers.get(&db.subnet_tier) {
             None => out.push(problem(
