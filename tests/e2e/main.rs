@@ -2,6 +2,7 @@
 //! hands the tests its own binary; ignored by plain `cargo test`).
 
 mod cli;
+mod database;
 mod killed;
 
 use std::process::{Command, Output};

@@ -183,7 +183,21 @@ impl DataApiExecutor {
 /// data-changing keywords a `WITH` may carry): what plan mode lets through the Data API.
 #[must_use]
 pub fn is_read_only(sql: &str) -> bool {
-    let upper = sql.trim().to_ascii_uppercase();
+    // String literals ('INSERT' as a privilege name) are data, not keywords: blank them.
+    let mut code = String::with_capacity(sql.len());
+    let mut in_literal = false;
+    for c in sql.chars() {
+        if c == '\'' {
+            in_literal = !in_literal;
+            code.push(' ');
+        } else if !in_literal {
+            code.push(c);
+        }
+    }
+    if in_literal || sql.contains("$$") {
+        return false;
+    }
+    let upper = code.trim().to_ascii_uppercase();
     let words: Vec<&str> = upper
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())
@@ -436,6 +450,10 @@ mod tests {
             "SELECT extversion::text FROM pg_extension WHERE extname = $1"
         ));
         assert!(is_read_only("  with t as (select 1) select * from t"));
+        assert!(is_read_only(
+            "SELECT has_table_privilege($1::name, c.oid, 'INSERT')::text FROM pg_class c"
+        ));
+        assert!(!is_read_only("SELECT 'unterminated"));
         for sql in [
             "CREATE EXTENSION vector",
             "SELECT 1; DROP TABLE x",
