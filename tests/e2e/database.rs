@@ -1,5 +1,5 @@
 //! The RAG stack (reference platform 004) through the CLI: Aurora Serverless v2 with the
-//! pgvector schema and the bedrock_user role applied by the same deploy through the Data
+//! pgvector schema and the `bedrock_user` role applied by the same deploy through the Data
 //! API, Redis with its AUTH token, DynamoDB tables; a converged plan; and no secret value in
 //! anything the CLI prints, from deploy to destroy.
 

@@ -8,10 +8,9 @@
 //! refused naming the field: engine, subnet group, encryption at rest and its KMS key, encryption
 //! in transit (AWS can migrate it through `TransitEncryptionMode` `preferred`, but clients must
 //! move to TLS in between, so Ironbark leaves it to the operator), the AUTH token being turned
-//! on or off, and engine downgrades. The replica count is also refused for now: changing it
-//! needs `IncreaseReplicaCount` / `DecreaseReplicaCount`, which Ironbark's emulator does not
-//! implement, so the change is reported with the command that makes it instead of being
-//! attempted untested.
+//! on or off, and engine downgrades. The replica count changes in place through
+//! `IncreaseReplicaCount` / `DecreaseReplicaCount` (see [`ReplicaChange`] for the order of the
+//! calls around the failover flags).
 //!
 //! The AUTH token never leaves a [`SecretString`]: plans show `auth_token: (sensitive)`, errors
 //! name the secret's ARN, and a converged re-run does not read the secret at all.
@@ -125,8 +124,9 @@ pub struct Endpoint {
 }
 
 /// A replication group as found. Fields AWS reports only on the member clusters (engine
-/// version, subnet group, security groups, maintenance window, a pending node type) are `None`
-/// when the members cannot be described; `decide` then leaves them alone.
+/// version, subnet group, security groups, maintenance window, a pending node type) are read
+/// from the first member with `DescribeCacheClusters`; they are `None` when that member cannot
+/// be described (it is still being created), and `decide` then leaves them alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedReplicationGroup {
     /// Replication group id.
@@ -441,21 +441,6 @@ pub fn decide(
             );
         }
     }
-    if obs.num_nodes != usize::from(spec.num_nodes) {
-        let replicas = spec.num_nodes.saturating_sub(1);
-        let verb = if usize::from(spec.num_nodes) > obs.num_nodes {
-            "increase"
-        } else {
-            "decrease"
-        };
-        return refused(
-            format!("num_nodes ({} -> {})", obs.num_nodes, spec.num_nodes),
-            format!(
-                "Ironbark does not change the replica count yet (IncreaseReplicaCount/DecreaseReplicaCount are not in its emulator, so it cannot test them); run aws elasticache {verb}-replica-count --replication-group-id {} --new-replica-count {replicas} --apply-immediately (turn automatic failover off first when going to one node), then deploy again",
-                obs.id
-            ),
-        );
-    }
     let mut fields = Vec::new();
     if let Some(version) = &obs.engine_version {
         if !version_matches(version, &spec.engine_version) {
@@ -479,6 +464,13 @@ pub fn decide(
             "node_type",
             Some(node_type),
             Some(&spec.node_type),
+        ));
+    }
+    if replica_change(obs.num_nodes, spec.num_nodes).is_some() {
+        fields.push(FieldDiff::new(
+            "num_nodes",
+            Some(obs.num_nodes),
+            Some(spec.num_nodes),
         ));
     }
     let replicas = spec.num_nodes > 1;
@@ -527,6 +519,81 @@ pub fn decide(
     }
     fields.extend(tag_fields(tags, &obs.tags));
     Change::update_if_any(fields)
+}
+
+/// A change of the replica count, made in place.
+///
+/// AWS refuses automatic failover without a replica and Multi-AZ without automatic failover,
+/// and refuses to remove the last replica while either is on. So an increase comes first (then
+/// `ModifyReplicationGroup` turns failover and Multi-AZ on when the group had no replica), and a
+/// decrease comes last (after `ModifyReplicationGroup` turned them off when no replica is to
+/// remain). Each call is followed by waiting for `available`: AWS refuses the next change while
+/// the group is `modifying`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaChange {
+    /// `IncreaseReplicaCount` to this many replicas, before the other modifications.
+    Increase {
+        /// The new replica count.
+        replicas: u8,
+    },
+    /// `DecreaseReplicaCount` to this many replicas, after the other modifications.
+    Decrease {
+        /// The new replica count.
+        replicas: u8,
+    },
+}
+
+impl ReplicaChange {
+    /// The new replica count.
+    #[must_use]
+    pub fn replicas(self) -> u8 {
+        match self {
+            Self::Increase { replicas } | Self::Decrease { replicas } => replicas,
+        }
+    }
+}
+
+/// The replica count change from `observed_nodes` to `desired_nodes` nodes (a primary and
+/// its replicas); `None` when the count stays. Pure.
+#[must_use]
+pub fn replica_change(observed_nodes: usize, desired_nodes: u8) -> Option<ReplicaChange> {
+    let replicas = desired_nodes.saturating_sub(1);
+    match observed_nodes.cmp(&usize::from(desired_nodes)) {
+        std::cmp::Ordering::Less => Some(ReplicaChange::Increase { replicas }),
+        std::cmp::Ordering::Greater => Some(ReplicaChange::Decrease { replicas }),
+        std::cmp::Ordering::Equal => None,
+    }
+}
+
+/// Sends `IncreaseReplicaCount` or `DecreaseReplicaCount` (applied immediately).
+async fn change_replica_count(
+    ctx: &Context,
+    ec: &aws_sdk_elasticache::Client,
+    id: &str,
+    change: ReplicaChange,
+) -> Result<(), DatabaseError> {
+    let _permit = ctx.permit("elasticache").await;
+    let replicas = i32::from(change.replicas());
+    match change {
+        ReplicaChange::Increase { .. } => ec
+            .increase_replica_count()
+            .replication_group_id(id)
+            .new_replica_count(replicas)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(DatabaseError::aws("add replicas to", RG_KIND, id)),
+        ReplicaChange::Decrease { .. } => ec
+            .decrease_replica_count()
+            .replication_group_id(id)
+            .new_replica_count(replicas)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(DatabaseError::aws("remove replicas from", RG_KIND, id)),
+    }
 }
 
 fn ec_tags(tags: &Tags) -> Vec<Tag> {
@@ -991,7 +1058,18 @@ pub async fn ensure_redis(ctx: &Context, spec: &RedisSpec) -> Result<RedisOutcom
                     // Resuming an interrupted run: AWS refuses modifications until then.
                     wait_available(ctx, &spec.logical_id, &id).await?;
                 }
-                modify(ctx, &ec, spec, obs).await?;
+                let replicas = replica_change(obs.num_nodes, spec.num_nodes);
+                if let Some(up @ ReplicaChange::Increase { .. }) = replicas {
+                    change_replica_count(ctx, &ec, &id, up).await?;
+                    wait_available(ctx, &spec.logical_id, &id).await?;
+                }
+                let modified = modify(ctx, &ec, spec, obs).await?;
+                if let Some(down @ ReplicaChange::Decrease { .. }) = replicas {
+                    if modified {
+                        wait_available(ctx, &spec.logical_id, &id).await?;
+                    }
+                    change_replica_count(ctx, &ec, &id, down).await?;
+                }
                 apply_tags(&ec, &obs.arn, &tags, &obs.tags, RG_KIND, &id).await?;
                 current = Some(wait_available(ctx, &spec.logical_id, &id).await?);
             }
@@ -1063,12 +1141,13 @@ async fn create(
     }
 }
 
+/// Sends `ModifyReplicationGroup` for what differs (the replica count aside); whether it did.
 async fn modify(
     ctx: &Context,
     ec: &aws_sdk_elasticache::Client,
     spec: &RedisSpec,
     obs: &ObservedReplicationGroup,
-) -> Result<(), DatabaseError> {
+) -> Result<bool, DatabaseError> {
     let id = obs.id.as_str();
     let mut req = ec
         .modify_replication_group()
@@ -1121,7 +1200,7 @@ async fn modify(
             .await
             .map_err(DatabaseError::aws("modify", RG_KIND, id))?;
     }
-    Ok(())
+    Ok(any)
 }
 
 /// The name of a final snapshot of `id` taken now (unique per destroy).
@@ -1385,6 +1464,46 @@ mod tests {
         );
     }
 
+    #[test]
+    fn replica_count_changes_in_place_with_failover() {
+        assert_eq!(replica_change(2, 2), None);
+        assert_eq!(
+            replica_change(1, 3),
+            Some(ReplicaChange::Increase { replicas: 2 })
+        );
+        assert_eq!(
+            replica_change(4, 1),
+            Some(ReplicaChange::Decrease { replicas: 0 })
+        );
+        assert_eq!(replica_change(4, 2).map(ReplicaChange::replicas), Some(1));
+        // More replicas: an update, failover unchanged (already on).
+        let mut s = spec();
+        s.num_nodes = 4;
+        let Change::Update { fields } = decide(&s, SUBNET_GROUP, &tags(), Some(&converged()))
+        else {
+            panic!()
+        };
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        assert_eq!(fields[0].field, "num_nodes");
+        assert_eq!(fields[0].old.as_deref(), Some("2"));
+        assert_eq!(fields[0].new.as_deref(), Some("4"));
+        // Down to one node: failover and Multi-AZ go off with it.
+        s.num_nodes = 1;
+        assert_eq!(
+            update_fields(decide(&s, SUBNET_GROUP, &tags(), Some(&converged()))),
+            ["num_nodes", "automatic_failover", "multi_az"]
+        );
+        // Up from one node: failover and Multi-AZ come on.
+        let mut single = converged();
+        single.num_nodes = 1;
+        single.automatic_failover = false;
+        single.multi_az = false;
+        assert_eq!(
+            update_fields(decide(&spec(), SUBNET_GROUP, &tags(), Some(&single))),
+            ["num_nodes", "automatic_failover", "multi_az"]
+        );
+    }
+
     type Tweak = Box<dyn Fn(&mut RedisSpec, &mut ObservedReplicationGroup)>;
 
     #[test]
@@ -1411,7 +1530,6 @@ mod tests {
                 "subnet_group",
                 Box::new(|_, o| o.subnet_group = Some("other".into())),
             ),
-            ("num_nodes", Box::new(|s, _| s.num_nodes = 3)),
             (
                 "engine_version",
                 Box::new(|s, _| s.engine_version = "6.2".into()),

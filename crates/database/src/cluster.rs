@@ -228,18 +228,14 @@ pub fn decide(spec: &ClusterSpec, tags: &Tags, observed: Option<&ObservedCluster
             "moving a cluster to another DB subnet group is not done in place by Ironbark",
         );
     }
-    let obs_major = obs.engine_version.split('.').next().unwrap_or_default();
-    let want_major = spec.engine_version.split('.').next().unwrap_or_default();
-    if obs_major != want_major || spec.engine_version < obs.engine_version {
-        if obs.engine_version != spec.engine_version {
-            return refused(
-                format!(
-                    "engine_version ({} -> {})",
-                    obs.engine_version, spec.engine_version
-                ),
-                "only minor upgrades are done in place; a major upgrade or a downgrade is refused (snapshot, upgrade by hand, then deploy)",
-            );
-        }
+    if let Err(reason) = instance::version_change(&obs.engine_version, &spec.engine_version) {
+        return refused(
+            format!(
+                "engine_version ({} -> {})",
+                obs.engine_version, spec.engine_version
+            ),
+            reason,
+        );
     }
     let mut fields = Vec::new();
     let mut diff = |field: &str, old: String, new: String| {

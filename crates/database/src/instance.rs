@@ -184,7 +184,7 @@ fn version_parts(version: &str) -> Vec<u32> {
 
 /// Compares desired and observed engine versions: `Ok(true)` for an in-place minor upgrade,
 /// `Ok(false)` when equal, `Err` for a major change or a downgrade.
-fn version_change(observed: &str, desired: &str) -> Result<bool, String> {
+pub(crate) fn version_change(observed: &str, desired: &str) -> Result<bool, String> {
     if observed == desired {
         return Ok(false);
     }
@@ -1036,7 +1036,8 @@ mod tests {
     fn replacements_are_refused_naming_the_field() {
         let tags = Tags::standard("p", "dev", "o", "c", "s");
         let obs = converged(&tags);
-        let cases: Vec<(Box<dyn Fn(&mut InstanceSpec)>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut InstanceSpec)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (Box::new(|s| s.engine = "mysql".into()), "engine"),
             (
                 Box::new(|s| standalone(s).storage_encrypted = false),

@@ -329,38 +329,89 @@ pub async fn destroy_database(
         allow_protected,
         final_snapshot: cfg.final_snapshot,
     };
-    let mut changes = Vec::new();
-    // Both kinds are looked for: an engine switch in the file must not orphan the other.
-    changes.push(instance::destroy_instance(ctx, INSTANCE, opts).await?);
-    changes.extend(cluster::destroy_cluster(ctx, CLUSTER, opts).await?);
-    let scope = match cfg.engine {
-        DbEngine::Postgres => Scope::Instance,
-        DbEngine::AuroraPostgresql => Scope::Cluster,
+    if !allow_protected {
+        refuse_protected(ctx, cfg).await?;
+    }
+    let postgres = async {
+        let mut changes = Vec::new();
+        // Both kinds are looked for: an engine switch in the file must not orphan the other.
+        changes.push(instance::destroy_instance(ctx, INSTANCE, opts).await?);
+        changes.extend(cluster::destroy_cluster(ctx, CLUSTER, opts).await?);
+        let scope = match cfg.engine {
+            DbEngine::Postgres => Scope::Instance,
+            DbEngine::AuroraPostgresql => Scope::Cluster,
+        };
+        changes.push(parameter_group::destroy_parameter_group(ctx, PARAMETERS, scope).await?);
+        changes.push(subnet_group::destroy_subnet_group(ctx, SUBNET_GROUP).await?);
+        Ok::<_, DatabaseError>(changes)
     };
-    changes.push(parameter_group::destroy_parameter_group(ctx, PARAMETERS, scope).await?);
-    changes.push(subnet_group::destroy_subnet_group(ctx, SUBNET_GROUP).await?);
-    changes.push(
-        cache::destroy_replication_group(
+    let redis = async {
+        let group = cache::destroy_replication_group(
             ctx,
             CACHE,
             CacheDestroyOptions {
                 final_snapshot: cfg.final_snapshot,
             },
         )
-        .await?,
-    );
-    changes.push(cache::destroy_cache_subnet_group(ctx, CACHE_SUBNET_GROUP).await?);
-    for name in cfg.tables.keys() {
-        changes.push(
-            dynamodb::destroy_table(
-                ctx,
-                &table_logical_id(name),
-                TableDestroyOptions { allow_protected },
-            )
-            .await?,
-        );
-    }
+        .await?;
+        let subnets = cache::destroy_cache_subnet_group(ctx, CACHE_SUBNET_GROUP).await?;
+        Ok::<_, DatabaseError>(vec![group, subnets])
+    };
+    let tables =
+        futures::future::try_join_all(cfg.tables.keys().map(|name| {
+            let id = table_logical_id(name);
+            async move {
+                dynamodb::destroy_table(ctx, &id, TableDestroyOptions { allow_protected }).await
+            }
+        }));
+    // The three hold no references to each other: their deletions (minutes each for the
+    // database and the cache) overlap.
+    let (mut changes, redis, tables) = tokio::try_join!(postgres, redis, tables)?;
+    changes.extend(redis);
+    changes.extend(tables);
     Ok(changes)
+}
+
+/// Refuses a destroy, before anything is deleted, when the database or a table has deletion
+/// protection: a destroy either runs whole or not at all.
+async fn refuse_protected(ctx: &Context, cfg: &DatabaseConfig) -> Result<(), DatabaseError> {
+    let reason = "deletion protection is on; destroy with --allow-protected to turn it off and delete (a final snapshot is taken unless the profile says final_snapshot = false)";
+    let id = instance::identifier_of(ctx, INSTANCE);
+    if instance::find_instance(ctx, &id)
+        .await?
+        .is_some_and(|o| o.deletion_protection)
+    {
+        return Err(DatabaseError::Refused {
+            kind: "DB instance",
+            name: id,
+            reason: reason.into(),
+        });
+    }
+    let id = cluster::identifier_of(ctx, CLUSTER);
+    if cluster::find_cluster(ctx, &id)
+        .await?
+        .is_some_and(|o| o.deletion_protection)
+    {
+        return Err(DatabaseError::Refused {
+            kind: "DB cluster",
+            name: id,
+            reason: reason.into(),
+        });
+    }
+    for name in cfg.tables.keys() {
+        let table = dynamodb::table_name_of(ctx, &table_logical_id(name));
+        if dynamodb::find_table(ctx, &table)
+            .await?
+            .is_some_and(|t| t.deletion_protection)
+        {
+            return Err(DatabaseError::Refused {
+                kind: "DynamoDB table",
+                name: table,
+                reason: "deletion protection is on; destroy with --allow-protected to turn it off and delete the table and its data".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The pgvector extension, the Bedrock knowledge-base schema and the `bedrock_user` role,

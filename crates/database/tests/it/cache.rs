@@ -1,7 +1,8 @@
 //! ElastiCache Redis against the emulator: a fresh create read back from
-//! `DescribeReplicationGroups`, converged re-runs with zero writes (from the emulator's log), a
-//! node type change in place, an at-rest-encryption change refused with nothing written, an
-//! interrupted create resumed, destroy, and the AUTH token never showing anywhere.
+//! `DescribeReplicationGroups` and `DescribeCacheClusters`, converged re-runs with zero writes
+//! (from the emulator's log), a node type change and replica count changes in place, an
+//! at-rest-encryption change refused with nothing written, an interrupted create resumed,
+//! destroy, and the AUTH token never showing anywhere.
 //!
 //! The emulator's time scale is left as `cargo xtask test` sets it (0.01: a create takes 6 s);
 //! it is global to the emulator, so these tests never change it.
@@ -293,15 +294,124 @@ async fn redis_create_rerun_and_node_type_change() {
     let rg = h.describe(&updated.replication_group_id).await.unwrap();
     assert_eq!(rg.snapshot_retention_limit(), Some(3));
 
-    // The replica count is planned as refused (the emulator lacks IncreaseReplicaCount).
+    // The member-cluster fields are observed (DescribeCacheClusters), and so is the reader.
+    let observed = cache::find_replication_group(&h.ctx, &updated.replication_group_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(observed
+        .engine_version
+        .as_deref()
+        .is_some_and(|v| v.starts_with("7.1")));
+    assert_eq!(
+        observed.subnet_group.as_deref(),
+        out.changes[0].physical_id.as_deref()
+    );
+    assert_eq!(
+        observed.security_group_ids.as_deref(),
+        Some(&["sg-0cache".to_owned()][..])
+    );
+    assert_eq!(
+        observed.maintenance_window.as_deref(),
+        Some("sun:05:00-sun:06:00")
+    );
+    assert!(out.reader_endpoint.is_some(), "{out:?}");
+
+    // Replica count 1 -> 2: planned as an update, applied in place with IncreaseReplicaCount.
     let mut three = bigger.clone();
     three.num_nodes = 3;
     h.ctx.set_mode(Mode::Plan);
     let planned = cache::ensure_redis(&h.ctx, &three).await.unwrap();
-    assert!(
-        matches!(rg_change(&planned), Change::Refused { field, .. } if field.starts_with("num_nodes")),
-        "{planned:?}"
+    match rg_change(&planned) {
+        Change::Update { fields } => {
+            assert_eq!(fields.len(), 1, "{fields:?}");
+            assert_eq!(fields[0].field, "num_nodes");
+            assert_eq!(fields[0].old.as_deref(), Some("2"));
+            assert_eq!(fields[0].new.as_deref(), Some("3"));
+        }
+        other => panic!("{other:?}"),
+    }
+    h.ctx.set_mode(Mode::Apply);
+    let before = h.requests();
+    let grown = cache::ensure_redis(&h.ctx, &three).await.unwrap();
+    assert!(matches!(rg_change(&grown), Change::Update { .. }));
+    assert_eq!(
+        writes_between(&before, &h.requests()),
+        ["elasticache:IncreaseReplicaCount"]
     );
+    let rg = h.describe(&grown.replication_group_id).await.unwrap();
+    assert_eq!(rg.status(), Some("available"));
+    assert_eq!(rg.member_clusters().len(), 3);
+    assert_eq!(rg.node_groups()[0].node_group_members().len(), 3);
+
+    // Down to one node: failover and Multi-AZ off first, then DecreaseReplicaCount.
+    let mut one = bigger.clone();
+    one.num_nodes = 1;
+    let before = h.requests();
+    let shrunk = cache::ensure_redis(&h.ctx, &one).await.unwrap();
+    assert_eq!(
+        update_field_names(rg_change(&shrunk)),
+        ["num_nodes", "automatic_failover", "multi_az"]
+    );
+    let mut writes = writes_between(&before, &h.requests());
+    writes.sort();
+    assert_eq!(
+        writes,
+        [
+            "elasticache:DecreaseReplicaCount",
+            "elasticache:ModifyReplicationGroup"
+        ]
+    );
+    let rg = h.describe(&shrunk.replication_group_id).await.unwrap();
+    assert_eq!(rg.status(), Some("available"));
+    assert_eq!(rg.member_clusters().len(), 1);
+    assert_eq!(
+        rg.automatic_failover()
+            .map(aws_sdk_elasticache::types::AutomaticFailoverStatus::as_str),
+        Some("disabled")
+    );
+    assert_eq!(
+        rg.multi_az()
+            .map(aws_sdk_elasticache::types::MultiAzStatus::as_str),
+        Some("disabled")
+    );
+
+    // Back up to two nodes: IncreaseReplicaCount first, then failover and Multi-AZ on.
+    let before = h.requests();
+    let regrown = cache::ensure_redis(&h.ctx, &bigger).await.unwrap();
+    assert!(matches!(rg_change(&regrown), Change::Update { .. }));
+    let mut writes = writes_between(&before, &h.requests());
+    writes.sort();
+    assert_eq!(
+        writes,
+        [
+            "elasticache:IncreaseReplicaCount",
+            "elasticache:ModifyReplicationGroup"
+        ]
+    );
+    let rg = h.describe(&regrown.replication_group_id).await.unwrap();
+    assert_eq!(rg.member_clusters().len(), 2);
+    assert_eq!(
+        rg.automatic_failover()
+            .map(aws_sdk_elasticache::types::AutomaticFailoverStatus::as_str),
+        Some("enabled")
+    );
+
+    // Converged again: no write.
+    let before = h.requests();
+    let again = cache::ensure_redis(&h.ctx, &bigger).await.unwrap();
+    assert!(
+        again.changes.iter().all(|c| c.change == Change::NoOp),
+        "{again:?}"
+    );
+    assert_eq!(h.requests().writes, before.writes);
+}
+
+fn update_field_names(change: &Change) -> Vec<&str> {
+    match change {
+        Change::Update { fields } => fields.iter().map(|f| f.field.as_str()).collect(),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -475,10 +585,12 @@ async fn redis_destroy_then_noop() {
     assert_eq!(again.change, Change::NoOp);
     assert_eq!(h.requests().writes, before.writes);
 
-    // The emulator has no DeleteCacheSubnetGroup (moto 5.2.5), so the subnet group's deletion
-    // is checked as planned only.
-    h.ctx.set_mode(Mode::Plan);
+    // The subnet group is deleted next, and a second destroy is a no-op.
     let rest = cache::destroy_redis(&h.ctx, &spec, opts).await.unwrap();
     assert_eq!(rest[0].change, Change::NoOp);
     assert_eq!(rest[1].change, Change::Delete);
+    let before = h.requests();
+    let rest = cache::destroy_redis(&h.ctx, &spec, opts).await.unwrap();
+    assert!(rest.iter().all(|c| c.change == Change::NoOp), "{rest:?}");
+    assert_eq!(h.requests().writes, before.writes);
 }

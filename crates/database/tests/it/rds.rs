@@ -222,7 +222,11 @@ async fn fresh_profile(env: &str) {
     } else {
         "disabled"
     };
-    assert_eq!(rg.automatic_failover().map(|f| f.as_str()), Some(failover));
+    assert_eq!(
+        rg.automatic_failover()
+            .map(aws_sdk_elasticache::types::AutomaticFailoverStatus::as_str),
+        Some(failover)
+    );
     assert_eq!(rg.transit_encryption_enabled(), Some(true));
     assert_eq!(rg.at_rest_encryption_enabled(), Some(true));
     assert_eq!(rg.auth_token_enabled(), Some(true));
