@@ -32,6 +32,8 @@ MODULES = [
     "ecs",
     "route53",
     "elasticache",
+    "elasticache_extras",
+    "dynamodb",
     "cognito",
     "identity",
     "aoss",
