@@ -50,14 +50,43 @@ pub struct LayerResult {
 /// The future a layer returns.
 pub type LayerFuture = Pin<Box<dyn Future<Output = anyhow::Result<LayerResult>> + Send>>;
 
+/// Lets a running layer hand its dependents what they need before it finishes: networking
+/// publishes its subnets and security groups as soon as they exist, so the database starts
+/// while NAT gateways are still becoming available (DESIGN invariant 8). Publishing is
+/// optional; a dependent starts when its dependency has published or finished, whichever is
+/// first. Destroy ignores it (teardown order is whole layers).
+#[derive(Clone)]
+pub struct Publisher {
+    name: &'static str,
+    tx: Option<tokio::sync::mpsc::UnboundedSender<(&'static str, BTreeMap<String, String>)>>,
+}
+
+impl Publisher {
+    /// A publisher that goes nowhere (a layer run outside the executor).
+    #[allow(dead_code)] // for layers run on their own (tests, tools)
+    pub fn none(name: &'static str) -> Self {
+        Self { name, tx: None }
+    }
+
+    /// Publishes `outputs` (keys without the layer prefix) to the layers waiting for this one.
+    pub fn publish(&self, outputs: BTreeMap<String, String>) {
+        if let Some(tx) = &self.tx {
+            // The executor outlives every layer; a closed channel only means it has stopped.
+            let _ = tx.send((self.name, outputs));
+        }
+    }
+}
+
 /// One domain layer of the composition.
 pub trait Layer: Send + Sync {
     /// Its name (`networking`); outputs are prefixed with it.
     fn name(&self) -> &'static str;
     /// The layers whose outputs it needs.
     fn depends_on(&self) -> &'static [&'static str];
-    /// Runs the layer with the outputs of the layers it depends on.
-    fn run(&self, ctx: Context, inputs: Outputs, action: Action) -> LayerFuture;
+    /// Runs the layer with the outputs of the layers it depends on; `publish` hands early
+    /// outputs to dependents.
+    fn run(&self, ctx: Context, inputs: Outputs, action: Action, publish: Publisher)
+        -> LayerFuture;
 }
 
 /// The layers of a stack, from its configuration. Domain crates register here as their
@@ -112,6 +141,8 @@ pub async fn execute(
     let mut pending: BTreeMap<&'static str, Arc<dyn Layer>> =
         layers.into_iter().map(|l| (l.name(), l)).collect();
     let mut finished: BTreeSet<&'static str> = BTreeSet::new();
+    let mut published: BTreeSet<&'static str> = BTreeSet::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut outputs = Outputs::default();
     let mut plan = Plan::default();
     let mut running = JoinSet::new();
@@ -121,17 +152,38 @@ pub async fn execute(
             let ready: Vec<&'static str> = pending
                 .keys()
                 .copied()
-                .filter(|n| before[n].iter().all(|d| finished.contains(d)))
+                .filter(|n| {
+                    before[n]
+                        .iter()
+                        .all(|d| finished.contains(d) || published.contains(d))
+                })
                 .collect();
             for name in ready {
                 let layer = pending
                     .remove(name)
                     .ok_or_else(|| anyhow!("layer {name} vanished"))?;
-                let fut = layer.run(ctx.clone(), outputs.clone(), action);
+                let publisher = Publisher {
+                    name,
+                    tx: matches!(action, Action::Converge).then(|| tx.clone()),
+                };
+                let fut = layer.run(ctx.clone(), outputs.clone(), action, publisher);
                 running.spawn(async move { (name, fut.await) });
             }
         }
-        let Some(joined) = running.join_next().await else {
+        if running.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            Some((name, early)) = rx.recv() => {
+                outputs
+                    .0
+                    .extend(early.into_iter().map(|(k, v)| (format!("{name}.{k}"), v)));
+                published.insert(name);
+                continue;
+            }
+            joined = running.join_next() => joined,
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (name, result) = joined.map_err(|e| anyhow!("a layer task panicked: {e}"))?;
@@ -174,6 +226,7 @@ mod tests {
         deps: &'static [&'static str],
         log: Arc<Mutex<Vec<String>>>,
         fail: bool,
+        early: bool,
     }
 
     impl Layer for Fake {
@@ -183,12 +236,21 @@ mod tests {
         fn depends_on(&self) -> &'static [&'static str] {
             self.deps
         }
-        fn run(&self, _ctx: Context, inputs: Outputs, _action: Action) -> LayerFuture {
-            let (name, log, fail) = (self.name, self.log.clone(), self.fail);
+        fn run(
+            &self,
+            _ctx: Context,
+            inputs: Outputs,
+            _action: Action,
+            publish: Publisher,
+        ) -> LayerFuture {
+            let (name, log, fail, early) = (self.name, self.log.clone(), self.fail, self.early);
             Box::pin(async move {
                 log.lock()
                     .unwrap()
                     .push(format!("start {name} seeing {}", inputs.0.len()));
+                if early {
+                    publish.publish([("early".to_owned(), name.to_owned())].into());
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 log.lock().unwrap().push(format!("end {name}"));
                 if fail {
@@ -212,6 +274,7 @@ mod tests {
             deps,
             log: log.clone(),
             fail: false,
+            early: false,
         })
     }
 
@@ -238,6 +301,32 @@ mod tests {
         assert!(log[..2].iter().all(|l| l.starts_with("start")), "{log:?}");
         assert_eq!(log[4], "start database seeing 2");
         assert_eq!(outputs.get("database.id"), Some("database"));
+        assert_eq!(outputs.get("networking.id"), Some("networking"));
+    }
+
+    #[tokio::test]
+    async fn an_early_publish_starts_dependents_before_the_layer_ends() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let layers: Vec<Arc<dyn Layer>> = vec![
+            Arc::new(Fake {
+                name: "networking",
+                deps: &[],
+                log: log.clone(),
+                fail: false,
+                early: true,
+            }),
+            fake("database", &["networking"], &log),
+        ];
+        let (_, outputs) = execute(&ctx().await, layers, Action::Converge)
+            .await
+            .unwrap();
+        let log = log.lock().unwrap().clone();
+        assert_eq!(
+            log[..2],
+            ["start networking seeing 0", "start database seeing 1"],
+            "{log:?}"
+        );
+        assert_eq!(outputs.get("networking.early"), Some("networking"));
         assert_eq!(outputs.get("networking.id"), Some("networking"));
     }
 
@@ -271,6 +360,7 @@ mod tests {
                 deps: &[],
                 log: log.clone(),
                 fail: true,
+                early: false,
             }),
             fake("database", &["networking"], &log),
         ];

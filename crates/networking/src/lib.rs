@@ -108,6 +108,26 @@ pub async fn ensure_networking(
     cfg: &NetworkingConfig,
     az_count: u8,
 ) -> Result<NetworkingOutcome, NetworkingError> {
+    ensure_networking_with(ctx, cfg, az_count, |_| {}).await
+}
+
+/// [`ensure_networking`], calling `on_ready` with the outputs known once the VPC, subnets and
+/// security groups exist (`vpc_id`, `subnet.*`, `subnets.*`, `security_group.*`), before NAT
+/// gateways, routes and endpoints: what databases and caches need, so they can start while
+/// NAT gateways are still becoming available.
+///
+/// # Idempotency
+/// As [`ensure_networking`]; `on_ready` is called once, in plan mode too (with placeholders
+/// for what does not exist yet).
+///
+/// # Errors
+/// As [`ensure_networking`].
+pub async fn ensure_networking_with(
+    ctx: &Context,
+    cfg: &NetworkingConfig,
+    az_count: u8,
+    on_ready: impl FnOnce(&BTreeMap<String, String>) + Send,
+) -> Result<NetworkingOutcome, NetworkingError> {
     let mut out = NetworkingOutcome::default();
     let vpc_cidr = ironbark_core::config::parse_vpc_cidr(&cfg.vpc_cidr).map_err(|message| {
         NetworkingError::Blocked {
@@ -207,6 +227,7 @@ pub async fn ensure_networking(
         group_ids.insert(name.clone(), outcome.id.clone());
         out.plan.push(outcome.change);
     }
+    on_ready(&out.outputs);
 
     // Rules, NAT gateways and the public route table, concurrently.
     let mut tiers_by_slot: Vec<(&String, &ironbark_core::config::TierConfig)> =

@@ -9,7 +9,7 @@ use ironbark_core::{Context, Plan};
 use ironbark_database::{destroy_database, ensure_database, DatabaseInputs};
 use ironbark_identity::secret::{destroy_secret, ensure_secret, Generator, SecretSpec};
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs};
+use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// Logical id of the Redis AUTH token's secret.
 const CACHE_TOKEN: &str = "database/cache/auth-token";
@@ -58,7 +58,13 @@ impl Layer for Database {
         &["networking", "identity"]
     }
 
-    fn run(&self, ctx: Context, inputs: Outputs, action: Action) -> LayerFuture {
+    fn run(
+        &self,
+        ctx: Context,
+        inputs: Outputs,
+        action: Action,
+        _publish: Publisher,
+    ) -> LayerFuture {
         let cfg = self.cfg.clone();
         let recovery = i64::from(self.secret_recovery_days);
         let keys = (

@@ -4,7 +4,7 @@
 
 use ironbark_core::Context;
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs};
+use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// VPC flow logs of a stack.
 pub struct FlowLogs {
@@ -20,7 +20,13 @@ impl Layer for FlowLogs {
         &["networking", "identity"]
     }
 
-    fn run(&self, ctx: Context, inputs: Outputs, action: Action) -> LayerFuture {
+    fn run(
+        &self,
+        ctx: Context,
+        inputs: Outputs,
+        action: Action,
+        _publish: Publisher,
+    ) -> LayerFuture {
         let retention = self.retention_days;
         Box::pin(async move {
             let mut result = LayerResult::default();

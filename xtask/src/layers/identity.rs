@@ -20,7 +20,7 @@ use ironbark_identity::kms::{destroy_key, ensure_key, KeySpec};
 use ironbark_identity::role::{destroy_role, ensure_role, RoleSpec, ServicePrincipal, Trust};
 use ironbark_identity::secret::{destroy_secret, ensure_secret};
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs};
+use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 const POOL: &str = "identity/cognito/users";
 const API: &str = "identity/cognito/api";
@@ -60,7 +60,13 @@ impl Layer for Identity {
         &[]
     }
 
-    fn run(&self, ctx: Context, _inputs: Outputs, action: Action) -> LayerFuture {
+    fn run(
+        &self,
+        ctx: Context,
+        _inputs: Outputs,
+        action: Action,
+        _publish: Publisher,
+    ) -> LayerFuture {
         let (cfg, flow_logs) = (self.cfg.clone(), self.flow_logs);
         Box::pin(async move {
             match action {

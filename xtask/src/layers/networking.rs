@@ -4,7 +4,7 @@
 use ironbark_core::config::NetworkingConfig;
 use ironbark_core::Context;
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs};
+use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// The networking layer of a stack.
 pub struct Networking {
@@ -21,12 +21,26 @@ impl Layer for Networking {
         &[]
     }
 
-    fn run(&self, ctx: Context, _inputs: Outputs, action: Action) -> LayerFuture {
+    fn run(
+        &self,
+        ctx: Context,
+        _inputs: Outputs,
+        action: Action,
+        publish: Publisher,
+    ) -> LayerFuture {
         let (cfg, az_count) = (self.cfg.clone(), self.az_count);
         Box::pin(async move {
             match action {
                 Action::Converge => {
-                    let out = ironbark_networking::ensure_networking(&ctx, &cfg, az_count).await?;
+                    // Subnets and security groups go to dependents (the database) as soon
+                    // as they exist, while NAT gateways and endpoints are still coming up.
+                    let out = ironbark_networking::ensure_networking_with(
+                        &ctx,
+                        &cfg,
+                        az_count,
+                        |early| publish.publish(early.clone()),
+                    )
+                    .await?;
                     Ok(LayerResult {
                         plan: out.plan,
                         outputs: out.outputs,
