@@ -625,29 +625,13 @@ pub async fn ensure_instance(
         find(&client, &id).await?
     };
     if let Some(obs) = &observed {
-        if !rds::owned_by(&obs.tags, ctx, &spec.logical_id) {
-            return Err(rds::foreign(KIND, &id, &spec.logical_id));
-        }
-        if obs.status == "deleting" {
-            return Err(DatabaseError::refused(
-                KIND,
-                &id,
-                "it is being deleted; wait for the deletion to finish, then deploy again",
-            ));
-        }
+        rds::check_found(ctx, KIND, &id, &spec.logical_id, &obs.tags, &obs.status)?;
     }
     let tags = ctx.tags_for(&spec.logical_id);
     let change = decide(spec, &tags, observed.as_ref());
     let mut current = observed.clone();
-    if let Change::Refused { field, reason } = &change {
-        if ctx.is_apply() {
-            return Err(DatabaseError::refused(
-                KIND,
-                &id,
-                format!("{field}: {reason}"),
-            ));
-        }
-    } else if ctx.is_apply() {
+    rds::refuse_in_apply(ctx, KIND, &id, &change)?;
+    if ctx.is_apply() && !matches!(change, Change::Refused { .. }) {
         let busy = observed.as_ref().is_some_and(|o| o.status != "available");
         match (&observed, change.is_change()) {
             (None, _) => {

@@ -136,3 +136,42 @@ pub(crate) fn foreign(kind: &'static str, name: &str, logical_id: &str) -> Datab
         ),
     )
 }
+
+/// The checks an `ensure_*` makes of the instance or cluster it found: it is this stack's,
+/// and it is not being deleted.
+pub(crate) fn check_found(
+    ctx: &Context,
+    kind: &'static str,
+    id: &str,
+    logical_id: &str,
+    tags: &BTreeMap<String, String>,
+    status: &str,
+) -> Result<(), DatabaseError> {
+    if !owned_by(tags, ctx, logical_id) {
+        return Err(foreign(kind, id, logical_id));
+    }
+    if status == "deleting" {
+        return Err(DatabaseError::refused(
+            kind,
+            id,
+            "it is being deleted; wait for the deletion to finish, then deploy again",
+        ));
+    }
+    Ok(())
+}
+
+/// A refused change is an error in apply mode (nothing has been written to the resource);
+/// in plan mode it stays in the plan.
+pub(crate) fn refuse_in_apply(
+    ctx: &Context,
+    kind: &'static str,
+    id: &str,
+    change: &ironbark_core::Change,
+) -> Result<(), DatabaseError> {
+    match change {
+        ironbark_core::Change::Refused { field, reason } if ctx.is_apply() => Err(
+            DatabaseError::refused(kind, id, format!("{field}: {reason}")),
+        ),
+        _ => Ok(()),
+    }
+}

@@ -7,50 +7,20 @@
 //! The emulator's time scale is left as `cargo xtask test` sets it (0.01: a create takes 6 s);
 //! it is global to the emulator, so these tests never change it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ironbark_core::plan::Plan;
-use ironbark_core::report::CollectingReporter;
-use ironbark_core::{Change, Context, Mode};
+use ironbark_core::{Change, Mode};
 use ironbark_database::cache::{self, CacheDestroyOptions, CacheSubnetGroupSpec, RedisSpec, PORT};
 use ironbark_database::DatabaseError;
-use ironbark_testkit::{EmulatorControl, LogSummary};
+use ironbark_testkit::LogSummary;
+
+use crate::{writes_between, Harness};
 
 /// The AUTH token the tests store; it must never appear in any output.
 const TOKEN: &str = "Sup3r-Secret-Auth-Token-42xyz";
 
-struct Harness {
-    ctx: Context,
-    key: String,
-    control: EmulatorControl,
-    events: Arc<CollectingReporter>,
-}
-
 impl Harness {
-    async fn new(test: &str) -> Self {
-        let key = ironbark_testkit::unique_access_key(test);
-        let events = Arc::new(CollectingReporter::default());
-        let ctx = Context::builder(format!("ec-{}", test.replace('_', "-")), "dev")
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .static_credentials(key.clone(), "testing")
-            .mode(Mode::Apply)
-            .reporter(events.clone())
-            .build()
-            .await;
-        Self {
-            ctx,
-            key,
-            control: EmulatorControl::new(&ironbark_testkit::emulator_url()),
-            events,
-        }
-    }
-
-    fn requests(&self) -> LogSummary {
-        self.control.log_summary_for(&self.key).unwrap()
-    }
-
     fn ec(&self) -> aws_sdk_elasticache::Client {
         ironbark_core::sdk_client!(self.ctx, aws_sdk_elasticache)
     }
@@ -91,17 +61,6 @@ impl Harness {
     }
 }
 
-/// Write operations between two summaries.
-fn writes_between(before: &LogSummary, after: &LogSummary) -> Vec<String> {
-    after
-        .by_operation
-        .iter()
-        .filter(|(_, s)| s.class == "write")
-        .filter(|(op, s)| s.count > before.by_operation.get(*op).map_or(0, |b| b.count))
-        .map(|(op, _)| op.clone())
-        .collect()
-}
-
 fn count(summary: &LogSummary, op: &str) -> u64 {
     summary.by_operation.get(op).map_or(0, |s| s.count)
 }
@@ -137,7 +96,7 @@ fn rg_change(out: &cache::RedisOutcome) -> &Change {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn redis_create_rerun_and_node_type_change() {
-    let h = Harness::new("redis_create").await;
+    let h = Harness::new("ec", "redis_create", "dev").await;
     let arn = h.secret(TOKEN).await;
     let spec = redis(Some(arn), 2);
 
@@ -417,7 +376,7 @@ fn update_field_names(change: &Change) -> Vec<&str> {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn redis_refusal_writes_nothing_and_token_never_shows() {
-    let h = Harness::new("redis_refuse").await;
+    let h = Harness::new("ec", "redis_refuse", "dev").await;
     let arn = h.secret(&format!("{{\"token\": \"{TOKEN}\"}}")).await;
     let spec = redis(Some(arn.clone()), 1);
     let out = cache::ensure_redis(&h.ctx, &spec).await.unwrap();
@@ -465,7 +424,7 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
     assert_eq!(rg.at_rest_encryption_enabled(), Some(true));
 
     // A token AWS would reject: the error names the secret, never its value.
-    let other = Harness::new("redis_badtoken").await;
+    let other = Harness::new("ec", "redis_badtoken", "dev").await;
     let bad = format!("{TOKEN}@");
     let bad_arn = other.secret(&bad).await;
     let bad_err = cache::ensure_redis(&other.ctx, &redis(Some(bad_arn.clone()), 1))
@@ -517,7 +476,7 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn redis_interrupted_create_resumes() {
-    let h = Harness::new("redis_resume").await;
+    let h = Harness::new("ec", "redis_resume", "dev").await;
     let spec = redis(None, 1);
     // Killed while waiting (creation takes 600 s scaled, 6 s at the test time scale).
     let first = tokio::time::timeout(
@@ -552,7 +511,7 @@ async fn redis_interrupted_create_resumes() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn redis_destroy_then_noop() {
-    let h = Harness::new("redis_destroy").await;
+    let h = Harness::new("ec", "redis_destroy", "dev").await;
     let spec = redis(None, 1);
     let out = cache::ensure_redis(&h.ctx, &spec).await.unwrap();
     let opts = CacheDestroyOptions {

@@ -148,11 +148,24 @@ async fn preset_through_the_data_api_then_again_issues_only_catalog_reads() {
     }
     assert_eq!(aurora.statements() - before, queries.len() as u64);
 
-    // In plan mode the guard stops every ExecuteStatement, reads included: it cannot tell a
-    // SELECT from a DROP.
+    // In plan mode catalog queries still run (through the executor's read-only path, which
+    // sends nothing but a plain SELECT), while any DDL meets the guard before it is sent.
     aurora.ctx.set_mode(Mode::Plan);
-    let e = ensure_pgvector(&exec).await.unwrap_err();
+    let before = aurora.statements();
+    let planned = ironbark_database::plan_vector_schema(&exec, &spec)
+        .await
+        .unwrap();
+    assert!(planned.changes.iter().all(|c| c.change == Change::NoOp));
+    assert!(aurora.statements() > before, "the catalog was read in plan mode");
+    let e = exec
+        .execute("CREATE EXTENSION IF NOT EXISTS vector")
+        .await
+        .unwrap_err();
     assert!(e.is_plan_mode_write(), "{e:?}");
+    let after = aurora.statements();
+    let e = exec.query("SELECT 1; DROP TABLE x", &[]).await.unwrap_err();
+    assert!(e.is_plan_mode_write(), "{e:?}");
+    assert_eq!(aurora.statements(), after, "nothing was sent");
 }
 
 #[tokio::test]

@@ -4,41 +4,15 @@
 //! billing switch; a key schema change refused with nothing written; destroy refused while
 //! protected unless allowed.
 
-use ironbark_core::{Change, Context, Mode};
+use crate::{writes_between, Harness};
+use ironbark_core::{Change, Mode};
 use ironbark_database::dynamodb::{
     self, AttributeType, Billing, GsiSpec, KeyAttribute, Projection, TableDestroyOptions,
     TableSpec, Throughput,
 };
 use ironbark_database::DatabaseError;
-use ironbark_testkit::{EmulatorControl, LogSummary};
-
-struct Harness {
-    ctx: Context,
-    key: String,
-    control: EmulatorControl,
-}
 
 impl Harness {
-    async fn new(test: &str) -> Self {
-        let key = ironbark_testkit::unique_access_key(test);
-        let ctx = Context::builder(format!("ddb-{}", test.replace('_', "-")), "dev")
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .static_credentials(key.clone(), "testing")
-            .mode(Mode::Apply)
-            .build()
-            .await;
-        Self {
-            ctx,
-            key,
-            control: EmulatorControl::new(&ironbark_testkit::emulator_url()),
-        }
-    }
-
-    fn requests(&self) -> LogSummary {
-        self.control.log_summary_for(&self.key).unwrap()
-    }
-
     fn ddb(&self) -> aws_sdk_dynamodb::Client {
         ironbark_core::sdk_client!(self.ctx, aws_sdk_dynamodb)
     }
@@ -55,17 +29,6 @@ impl Harness {
             Err(e) => panic!("{e:?}"),
         }
     }
-}
-
-/// Write operations between two summaries.
-fn writes_between(before: &LogSummary, after: &LogSummary) -> Vec<String> {
-    after
-        .by_operation
-        .iter()
-        .filter(|(_, s)| s.class == "write")
-        .filter(|(op, s)| s.count > before.by_operation.get(*op).map_or(0, |b| b.count))
-        .map(|(op, _)| op.clone())
-        .collect()
 }
 
 const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/jobs-key";
@@ -119,7 +82,7 @@ async fn assert_converged(h: &Harness, spec: &TableSpec) {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn table_create_read_back_and_rerun() {
-    let h = Harness::new("table_create").await;
+    let h = Harness::new("ddb", "table_create", "dev").await;
     let spec = jobs();
 
     h.ctx.set_mode(Mode::Plan);
@@ -224,7 +187,7 @@ async fn table_create_read_back_and_rerun() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn table_indexes_and_billing_change_in_place() {
-    let h = Harness::new("table_update").await;
+    let h = Harness::new("ddb", "table_update", "dev").await;
     let mut spec = jobs();
     spec.deletion_protection = false;
     spec.global_secondary_indexes
@@ -320,7 +283,7 @@ async fn table_indexes_and_billing_change_in_place() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn table_key_change_refused_and_protected_destroy() {
-    let h = Harness::new("table_refuse").await;
+    let h = Harness::new("ddb", "table_refuse", "dev").await;
     let spec = jobs();
     let out = dynamodb::ensure_table(&h.ctx, &spec).await.unwrap();
     let before = h.requests();
@@ -381,7 +344,7 @@ async fn table_key_change_refused_and_protected_destroy() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn table_settings_and_tag_drift() {
-    let h = Harness::new("table_settings").await;
+    let h = Harness::new("ddb", "table_settings", "dev").await;
     let spec = jobs();
     let out = dynamodb::ensure_table(&h.ctx, &spec).await.unwrap();
     let arn = out.table_arn.clone().unwrap();

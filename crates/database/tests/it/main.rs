@@ -7,3 +7,57 @@ mod dynamodb;
 mod harness;
 mod pgvector;
 mod rds;
+
+use std::sync::Arc;
+
+use ironbark_core::report::CollectingReporter;
+use ironbark_core::{Context, Mode};
+use ironbark_testkit::{EmulatorControl, LogSummary};
+
+/// A test's context against the emulator: its own stack name and access key id, so tests run
+/// concurrently and each reads its own requests from the emulator's log, and a reporter that
+/// keeps every event (for the secret-leak checks).
+pub struct Harness {
+    ctx: Context,
+    key: String,
+    control: EmulatorControl,
+    events: Arc<CollectingReporter>,
+}
+
+impl Harness {
+    /// A context in apply mode for stack `<prefix>-<test>` and environment `env`.
+    pub async fn new(prefix: &str, test: &str, env: &str) -> Self {
+        let key = ironbark_testkit::unique_access_key(test);
+        let events = Arc::new(CollectingReporter::default());
+        let ctx = Context::builder(format!("{prefix}-{}", test.replace('_', "-")), env)
+            .region("us-east-1")
+            .endpoint_url(ironbark_testkit::emulator_url())
+            .static_credentials(key.clone(), "testing")
+            .mode(Mode::Apply)
+            .reporter(events.clone())
+            .build()
+            .await;
+        Self {
+            ctx,
+            key,
+            control: EmulatorControl::new(&ironbark_testkit::emulator_url()),
+            events,
+        }
+    }
+
+    /// The emulator's summary of this test's requests so far.
+    pub fn requests(&self) -> LogSummary {
+        self.control.log_summary_for(&self.key).unwrap()
+    }
+}
+
+/// The write operations made between two summaries.
+pub fn writes_between(before: &LogSummary, after: &LogSummary) -> Vec<String> {
+    after
+        .by_operation
+        .iter()
+        .filter(|(_, s)| s.class == "write")
+        .filter(|(op, s)| s.count > before.by_operation.get(*op).map_or(0, |b| b.count))
+        .map(|(op, _)| op.clone())
+        .collect()
+}

@@ -3,16 +3,13 @@
 //! place, refusals that touch nothing, deletion protection on destroy, an interrupted create
 //! resumed, and Aurora Serverless v2 with the Data API.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ironbark_core::report::CollectingReporter;
-
+use crate::{writes_between, Harness};
 use ironbark_core::config::{DatabaseConfig, DbEngine, LoadOptions, StackConfig};
-use ironbark_core::{Change, Context, Mode};
+use ironbark_core::{Change, Mode};
 use ironbark_database::stack::{self, DatabaseInputs, INSTANCE};
 use ironbark_database::{destroy_database, ensure_database, DatabaseError};
-use ironbark_testkit::{EmulatorControl, LogSummary};
 
 /// The shipped stack file's profile.
 fn profile(name: &str) -> StackConfig {
@@ -27,37 +24,7 @@ fn profile(name: &str) -> StackConfig {
 /// The Redis AUTH token the tests store; it must never show up anywhere Ironbark writes.
 const CACHE_TOKEN: &str = "tok3n-Never-Printed-4f1c9a7e2b";
 
-struct Harness {
-    ctx: Context,
-    key: String,
-    control: EmulatorControl,
-    events: Arc<CollectingReporter>,
-}
-
 impl Harness {
-    async fn new(test: &str, env: &str) -> Self {
-        let key = ironbark_testkit::unique_access_key(test);
-        let events = Arc::new(CollectingReporter::default());
-        let ctx = Context::builder(format!("db-{}", test.replace('_', "-")), env)
-            .reporter(events.clone())
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .static_credentials(key.clone(), "testing")
-            .mode(Mode::Apply)
-            .build()
-            .await;
-        Self {
-            ctx,
-            key,
-            control: EmulatorControl::new(&ironbark_testkit::emulator_url()),
-            events,
-        }
-    }
-
-    fn requests(&self) -> LogSummary {
-        self.control.log_summary_for(&self.key).unwrap()
-    }
-
     fn rds(&self) -> aws_sdk_rds::Client {
         ironbark_core::sdk_client!(self.ctx, aws_sdk_rds)
     }
@@ -126,16 +93,6 @@ impl Harness {
     }
 }
 
-fn writes(after: &LogSummary, before: &LogSummary) -> Vec<String> {
-    after
-        .by_operation
-        .iter()
-        .filter(|(_, s)| s.class == "write")
-        .filter(|(op, s)| s.count > before.by_operation.get(*op).map_or(0, |b| b.count))
-        .map(|(op, _)| op.clone())
-        .collect()
-}
-
 async fn describe(h: &Harness, id: &str) -> aws_sdk_rds::types::DbInstance {
     h.rds()
         .describe_db_instances()
@@ -150,7 +107,7 @@ async fn describe(h: &Harness, id: &str) -> aws_sdk_rds::types::DbInstance {
 /// Creates a profile's database fresh, reads every setting back, re-runs with zero writes,
 /// then destroys (refused first when the profile protects it).
 async fn fresh_profile(env: &str) {
-    let h = Harness::new(&format!("rds_fresh_{env}"), env).await;
+    let h = Harness::new("db", &format!("rds_fresh_{env}"), env).await;
     let cfg = profile(env);
     let db = cfg.database.clone();
     let inputs = h.network(usize::from(cfg.az_count)).await;
@@ -262,7 +219,7 @@ async fn fresh_profile(env: &str) {
     let again = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
     assert!(!again.plan.has_changes(), "{}", again.plan.render_human());
     let after = h.requests();
-    assert_eq!(writes(&after, &before), Vec::<String>::new());
+    assert_eq!(writes_between(&before, &after), Vec::<String>::new());
     assert!(after.reads > before.reads);
 
     // No secret value anywhere: not the Redis AUTH token, not the master password RDS
@@ -353,7 +310,7 @@ async fn rds_fresh_prod() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn rds_class_change_in_place_and_replacements_refused() {
-    let h = Harness::new("rds_class_change", "dev").await;
+    let h = Harness::new("db", "rds_class_change", "dev").await;
     let mut db: DatabaseConfig = profile("dev").database;
     db.cache.enabled = false;
     db.tables.clear();
@@ -401,7 +358,7 @@ async fn rds_class_change_in_place_and_replacements_refused() {
             || text.contains("engine_version (16.4 -> 17.2)"),
         "{text}"
     );
-    assert_eq!(writes(&h.requests(), &before), Vec::<String>::new());
+    assert_eq!(writes_between(&before, &h.requests()), Vec::<String>::new());
 
     // Switching the engine to Aurora: refused, the instance untouched, no cluster made.
     let mut aurora = db.clone();
@@ -413,7 +370,7 @@ async fn rds_class_change_in_place_and_replacements_refused() {
         format!("{err:?}").contains("engine (postgres -> aurora-postgresql)"),
         "{err:?}"
     );
-    assert_eq!(writes(&h.requests(), &before), Vec::<String>::new());
+    assert_eq!(writes_between(&before, &h.requests()), Vec::<String>::new());
     assert_eq!(describe(&h, &id).await.engine_version(), Some("16.4"));
 
     // Storage shrink: refused.
@@ -434,7 +391,7 @@ async fn rds_class_change_in_place_and_replacements_refused() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn rds_interrupted_create_resumes_waiting() {
-    let h = Harness::new("rds_interrupted", "dev").await;
+    let h = Harness::new("db", "rds_interrupted", "dev").await;
     let mut db = profile("dev").database;
     db.cache.enabled = false;
     db.tables.clear();
@@ -454,7 +411,7 @@ async fn rds_interrupted_create_resumes_waiting() {
     let before = h.requests();
     let out = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
     assert_eq!(
-        writes(&h.requests(), &before),
+        writes_between(&before, &h.requests()),
         Vec::<String>::new(),
         "no second create"
     );
@@ -480,7 +437,7 @@ async fn rds_interrupted_create_resumes_waiting() {
 #[tokio::test]
 #[ignore = "needs the emulator: run cargo xtask test"]
 async fn rds_aurora_serverless_v2_with_data_api() {
-    let h = Harness::new("aurora_v2", "dev").await;
+    let h = Harness::new("db", "aurora_v2", "dev").await;
     let mut db = profile("dev").database;
     db.cache.enabled = false;
     db.tables.clear();
@@ -550,7 +507,7 @@ async fn rds_aurora_serverless_v2_with_data_api() {
     let before = h.requests();
     let again = ensure_database(&h.ctx, &db, &inputs).await.unwrap();
     assert!(!again.plan.has_changes(), "{}", again.plan.render_human());
-    assert_eq!(writes(&h.requests(), &before), Vec::<String>::new());
+    assert_eq!(writes_between(&before, &h.requests()), Vec::<String>::new());
 
     // ACU range and reader count change in place.
     db.aurora.max_acu = 8.0;
