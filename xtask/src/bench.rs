@@ -3,14 +3,14 @@
 //! emulator's own request log (filtered to this run's access key), so retries and every client
 //! are counted.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context as _;
 use ironbark_core::config::LoadOptions;
-use ironbark_core::report::NullReporter;
-use ironbark_core::{Context, Mode, Tags};
+use ironbark_core::{Context, Event, Mode, Reporter, Tags};
 use ironbark_testkit::{target_dir, Emulator, EmulatorOptions, LogSummary, Venv};
 use serde::Serialize;
 
@@ -25,15 +25,74 @@ struct Phase {
     reads: u64,
     writes: u64,
     resources_changed: usize,
+    /// The longest single wait of the phase: from a resource's first `waiting` event to its
+    /// `done` (the AWS-side status transition, not Ironbark's work).
+    longest_wait: Option<Wait>,
 }
 
-fn phase(name: &'static str, start: Instant, log: &LogSummary, changed: usize) -> Phase {
+#[derive(Debug, Clone, Serialize)]
+struct Wait {
+    resource: String,
+    seconds: f64,
+}
+
+/// Times each resource's wait: first `waiting` event to `done`.
+#[derive(Debug, Default)]
+struct WaitClock {
+    started: Mutex<BTreeMap<String, Instant>>,
+    waits: Mutex<Vec<Wait>>,
+}
+
+impl WaitClock {
+    /// The longest wait recorded since the last call, and forgets them all.
+    fn take_longest(&self) -> Option<Wait> {
+        self.started.lock().map(|mut s| s.clear()).ok();
+        let mut waits = self.waits.lock().ok()?;
+        let longest = waits
+            .iter()
+            .max_by(|a, b| a.seconds.total_cmp(&b.seconds))
+            .cloned();
+        waits.clear();
+        longest
+    }
+}
+
+impl Reporter for WaitClock {
+    fn report(&self, event: Event) {
+        match event {
+            Event::Waiting { resource, .. } => {
+                if let Ok(mut s) = self.started.lock() {
+                    s.entry(resource).or_insert_with(Instant::now);
+                }
+            }
+            Event::Done { resource, .. } => {
+                let start = self.started.lock().ok().and_then(|mut s| s.remove(&resource));
+                if let (Some(start), Ok(mut waits)) = (start, self.waits.lock()) {
+                    waits.push(Wait {
+                        resource,
+                        seconds: start.elapsed().as_secs_f64(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn phase(
+    name: &'static str,
+    start: Instant,
+    log: &LogSummary,
+    changed: usize,
+    longest_wait: Option<Wait>,
+) -> Phase {
     Phase {
         phase: name,
         wall_seconds: start.elapsed().as_secs_f64(),
         reads: log.reads,
         writes: log.writes,
         resources_changed: changed,
+        longest_wait,
     }
 }
 
@@ -58,6 +117,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
     )?;
     let control = emulator.control();
     let key = ironbark_testkit::unique_access_key("bench");
+    let clock = Arc::new(WaitClock::default());
     let ctx = Context::builder(cfg.stack.clone(), global.env.clone())
         .region(cfg.region.clone())
         .tags(Tags::standard(
@@ -69,7 +129,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
         ))
         .endpoint_url(&emulator.url)
         .static_credentials(key.clone(), "testing")
-        .reporter(Arc::new(NullReporter))
+        .reporter(clock.clone())
         .mode(Mode::Apply)
         .build()
         .await;
@@ -94,7 +154,13 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
             .iter()
             .filter(|r| r.change.is_change())
             .count();
-        phases.push(phase(name, start, &control.log_summary_for(&key)?, changed));
+        phases.push(phase(
+            name,
+            start,
+            &control.log_summary_for(&key)?,
+            changed,
+            clock.take_longest(),
+        ));
     }
     emulator.stop();
 
@@ -105,12 +171,23 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
         args.time_scale
     );
     println!(
-        "{:22} {:>10} {:>7} {:>7} {:>9}",
+        "{:22} {:>10} {:>7} {:>7} {:>9}  longest single wait",
         "phase", "wall (s)", "reads", "writes", "changed"
     );
     for p in &phases {
+        let wait = p.longest_wait.as_ref().map_or_else(
+            || "-".to_owned(),
+            |w| {
+                format!(
+                    "{:.1} s ({}), wall/wait {:.2}",
+                    w.seconds,
+                    w.resource,
+                    p.wall_seconds / w.seconds.max(0.001)
+                )
+            },
+        );
         println!(
-            "{:22} {:>10.2} {:>7} {:>7} {:>9}",
+            "{:22} {:>10.2} {:>7} {:>7} {:>9}  {wait}",
             p.phase, p.wall_seconds, p.reads, p.writes, p.resources_changed
         );
     }
