@@ -66,7 +66,11 @@ impl Reporter for WaitClock {
                 }
             }
             Event::Done { resource, .. } => {
-                let start = self.started.lock().ok().and_then(|mut s| s.remove(&resource));
+                let start = self
+                    .started
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.remove(&resource));
                 if let (Some(start), Ok(mut waits)) = (start, self.waits.lock()) {
                     waits.push(Wait {
                         resource,

@@ -156,7 +156,10 @@ async fn preset_through_the_data_api_then_again_issues_only_catalog_reads() {
         .await
         .unwrap();
     assert!(planned.changes.iter().all(|c| c.change == Change::NoOp));
-    assert!(aurora.statements() > before, "the catalog was read in plan mode");
+    assert!(
+        aurora.statements() > before,
+        "the catalog was read in plan mode"
+    );
     let e = exec
         .execute("CREATE EXTENSION IF NOT EXISTS vector")
         .await
