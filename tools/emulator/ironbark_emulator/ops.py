@@ -171,7 +171,9 @@ class _ModelIndex:
             for item in filter(None, query.split("&")):
                 k, eq, v = item.partition("=")
                 qk[k] = v if eq else None
-            # Required header members tell e.g. CopyObject (x-amz-copy-source) from PutObject.
+            # Required header members tell e.g. CopyObject (x-amz-copy-source) from PutObject;
+            # required query-string members tell AbortMultipartUpload (?uploadId=) from
+            # DeleteObject, which share method and path.
             hdrs: list[str] = []
             shape = sm.operation_model(name).input_shape
             if shape is not None:
@@ -179,6 +181,8 @@ class _ModelIndex:
                     ms = shape.members[member]
                     if ms.serialization.get("location") == "header":
                         hdrs.append("HTTP_" + ms.serialization.get("name", member).upper().replace("-", "_"))
+                    elif ms.serialization.get("location") == "querystring":
+                        qk.setdefault(ms.serialization.get("name", member), None)
             ops.append(_RestOp(name, http.get("method", "POST"), re.compile("^" + pattern + "/?$"), qk,
                                literal * 10 + len(qk) * 5 + len(hdrs), tuple(hdrs)))
         ops.sort(key=lambda o: -o.score)

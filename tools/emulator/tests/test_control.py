@@ -165,3 +165,16 @@ def test_log_filter_by_access_key(emu: Server) -> None:
     assert len(mine) == 1 and mine[0]["access_key"] == "AKIDOTHERTEST"
     assert emu.control("GET", "/_ironbark/log/summary?access_key=AKIDOTHERTEST")["total"] == 1
     assert emu.control("GET", "/_ironbark/log/summary")["total"] == 2
+
+
+def test_log_tells_delete_object_from_abort_multipart_upload(emu: Server) -> None:
+    """Both are DELETE /{Bucket}/{Key+}; only the abort carries the required ?uploadId=."""
+    s3 = emu.client("s3")
+    s3.create_bucket(Bucket="ironbark-delete-test")
+    s3.put_object(Bucket="ironbark-delete-test", Key="k", Body=b"x")
+    etag = s3.head_object(Bucket="ironbark-delete-test", Key="k")["ETag"]
+    s3.delete_object(Bucket="ironbark-delete-test", Key="k", IfMatch=etag)
+    upload = s3.create_multipart_upload(Bucket="ironbark-delete-test", Key="m")["UploadId"]
+    s3.abort_multipart_upload(Bucket="ironbark-delete-test", Key="m", UploadId=upload)
+    ops = [e["operation"] for e in emu.control("GET", "/_ironbark/log")["entries"]]
+    assert ops[-4:] == ["HeadObject", "DeleteObject", "CreateMultipartUpload", "AbortMultipartUpload"]
