@@ -496,11 +496,20 @@ pub async fn ensure_cluster(
         physical_id: Some(id.clone()),
         change,
     }];
-    // Instances: the writer and the readers, concurrently.
+    // Instances: Aurora makes the first instance created in a cluster its writer, so the
+    // readers are created once the writer exists; then all are waited for concurrently.
     let want = 1 + usize::from(spec.readers);
     let specs: Vec<InstanceSpec> = (1..=want).map(|n| instance_spec(spec, &id, n)).collect();
-    let outcomes = try_join_all(specs.iter().map(|s| instance::ensure_instance(ctx, s))).await?;
-    changes.extend(outcomes.into_iter().map(|o| o.change));
+    let (writer_exists, then) = tokio::sync::oneshot::channel();
+    let writer = instance::ensure_instance_with(ctx, &specs[0], Some(writer_exists));
+    let readers = async {
+        // An error of the writer drops the sender; its own error is the one reported.
+        let _ = then.await;
+        try_join_all(specs[1..].iter().map(|s| instance::ensure_instance(ctx, s))).await
+    };
+    let (writer, readers) = tokio::try_join!(writer, readers)?;
+    changes.push(writer.change);
+    changes.extend(readers.into_iter().map(|o| o.change));
     // Readers beyond the count: the highest-numbered instances that are not the writer.
     let members = current
         .as_ref()

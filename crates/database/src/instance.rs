@@ -615,6 +615,24 @@ pub async fn ensure_instance(
     ctx: &Context,
     spec: &InstanceSpec,
 ) -> Result<InstanceOutcome, DatabaseError> {
+    ensure_instance_with(ctx, spec, None).await
+}
+
+/// [`ensure_instance`], sending on `exists` once the instance exists in AWS (found, or its
+/// create call returned; in plan mode once decided), before any wait. Aurora makes the first
+/// instance created in a cluster its writer, so the cluster creates its readers only after
+/// this signal from the writer.
+pub(crate) async fn ensure_instance_with(
+    ctx: &Context,
+    spec: &InstanceSpec,
+    exists: Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<InstanceOutcome, DatabaseError> {
+    let mut exists = exists;
+    let mut signal = move || {
+        if let Some(tx) = exists.take() {
+            let _ = tx.send(());
+        }
+    };
     let client = rds::client(ctx);
     let id = identifier_of(ctx, &spec.logical_id);
     ctx.report(Event::Started {
@@ -631,11 +649,15 @@ pub async fn ensure_instance(
     let change = decide(spec, &tags, observed.as_ref());
     let mut current = observed.clone();
     rds::refuse_in_apply(ctx, KIND, &id, &change)?;
+    if !ctx.is_apply() || observed.is_some() || matches!(change, Change::Refused { .. }) {
+        signal();
+    }
     if ctx.is_apply() && !matches!(change, Change::Refused { .. }) {
         let busy = observed.as_ref().is_some_and(|o| o.status != "available");
         match (&observed, change.is_change()) {
             (None, _) => {
                 create(ctx, &client, spec, &id, &tags).await?;
+                signal();
                 current = Some(wait_available(ctx, &spec.logical_id, &id).await?);
             }
             (Some(obs), true) => {

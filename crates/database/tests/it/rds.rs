@@ -484,13 +484,19 @@ async fn rds_aurora_serverless_v2_with_data_api() {
         (Some(0.5), Some(4.0))
     );
     assert_eq!(c.db_cluster_members().len(), 2);
-    assert_eq!(
-        c.db_cluster_members()
-            .iter()
-            .filter(|m| m.is_cluster_writer() == Some(true))
-            .count(),
-        1
+    // The writer is instance 1: Aurora makes the first instance created the writer, so the
+    // reader is created only once the writer exists (concurrent creates raced for it).
+    let writers: Vec<_> = c
+        .db_cluster_members()
+        .iter()
+        .filter(|m| m.is_cluster_writer() == Some(true))
+        .filter_map(|m| m.db_instance_identifier())
+        .collect();
+    let instance_1 = ironbark_database::instance::identifier_of(
+        &h.ctx,
+        &ironbark_database::cluster::instance_logical_id(ironbark_database::stack::CLUSTER, 1),
     );
+    assert_eq!(writers, [instance_1.as_str()]);
     for m in c.db_cluster_members() {
         let i = describe(&h, m.db_instance_identifier().unwrap()).await;
         assert_eq!(i.db_instance_class(), Some("db.serverless"));
