@@ -1,10 +1,23 @@
 //! The CLI killed (SIGKILL) at several points during a fresh deploy, then re-run: exactly one
-//! VPC, the expected subnets and NAT gateways, no extra Elastic IPs.
+//! VPC, the expected subnets and NAT gateways, no extra Elastic IPs, and the killed run's
+//! deploy lock taken over at once and released.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::{census, ironbark, text};
+
+const ACCOUNT: &str = "123456789012";
+
+fn lock_ctx(rt: &tokio::runtime::Runtime, stack: &str) -> ironbark_core::Context {
+    rt.block_on(
+        ironbark_core::Context::builder(stack, "prod")
+            .region("us-east-1")
+            .endpoint_url(ironbark_testkit::emulator_url())
+            .mode(ironbark_core::Mode::Plan)
+            .build(),
+    )
+}
 
 #[test]
 #[ignore = "needs the emulator: run cargo xtask test"]
@@ -29,8 +42,26 @@ fn killed_deploys_are_finished_by_the_next_run() {
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
         }
+        // A run killed while holding the deploy lock left its lock behind: the next run
+        // takes it over at once (its process is gone from this host) and says so.
+        let orphaned = rt
+            .block_on(ironbark_core::lock::holder(&lock_ctx(&rt, &stack), ACCOUNT))
+            .unwrap();
         let finish = ironbark(&stack, &["deploy", "--env", "prod", "--yes"]);
         assert_eq!(finish.status.code(), Some(0), "{}", text(&finish));
+        if let Some(orphan) = orphaned {
+            let pid = orphan.record.unwrap().holder.pid;
+            let err = String::from_utf8_lossy(&finish.stderr);
+            assert!(
+                err.contains("took over the lock") && err.contains(&format!("pid {pid}")),
+                "{}",
+                text(&finish)
+            );
+        }
+        assert!(rt
+            .block_on(ironbark_core::lock::holder(&lock_ctx(&rt, &stack), ACCOUNT))
+            .unwrap()
+            .is_none());
         assert_eq!(
             rt.block_on(census(&stack)),
             (1, 9, 3, 3),

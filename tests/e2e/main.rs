@@ -4,6 +4,7 @@
 mod cli;
 mod database;
 mod killed;
+mod lock;
 
 use std::process::{Command, Output};
 

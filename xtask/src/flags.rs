@@ -38,6 +38,27 @@ pub struct Global {
     /// Override a configuration key: `--set networking.az_count=3` (highest precedence).
     #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Wait up to SECS for another deploy or destroy of this stack and env to finish (default:
+    /// fail at once, naming who runs it).
+    #[arg(
+        long,
+        global = true,
+        env = "IRONBARK_LOCK_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 0
+    )]
+    pub lock_timeout: u64,
+    /// Take over another run's deploy lock after SECS without a heartbeat (it beats every
+    /// tenth of that, at most every 30 s). A dead process of this host is taken over at once.
+    #[arg(
+        long,
+        global = true,
+        env = "IRONBARK_LOCK_STALE_AFTER",
+        value_name = "SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub lock_stale_after: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +73,8 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Print endpoints, ids and ARNs.
     Outputs,
+    /// Show who holds the deploy lock of this stack and env, and remove it (asks first).
+    Unlock,
     /// Print the dependency graph of the enabled layers.
     Graph(GraphArgs),
     /// Start, stop or inspect the local AWS emulator.

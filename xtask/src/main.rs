@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         Command::Deploy => run::deploy(&cli.global).await,
         Command::Destroy(args) => run::destroy(&cli.global, args).await,
         Command::Outputs => run::outputs(&cli.global).await,
+        Command::Unlock => run::unlock(&cli.global).await,
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(args),
         Command::Test(args) => test::run(args).await,

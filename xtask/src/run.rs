@@ -1,12 +1,16 @@
 //! `plan`, `deploy`, `destroy` and `outputs`: load the configuration, build the context (the
 //! emulator with `--local`), check the account guard, run the composition.
 
+use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use ironbark_core::account::Caller;
 use ironbark_core::config::Loaded;
+use ironbark_core::lock::{self, DeployLock, LockIdentity, LockOptions};
 use ironbark_core::{Context, Mode, Plan, Tags};
 use ironbark_testkit::{Emulator, EmulatorOptions, Venv};
 
@@ -41,6 +45,7 @@ struct Session {
     ctx: Context,
     progress: Arc<Progress>,
     local: bool,
+    caller: Caller,
 }
 
 async fn session(global: &Global) -> anyhow::Result<Session> {
@@ -68,9 +73,10 @@ async fn session(global: &Global) -> anyhow::Result<Session> {
         builder = builder.endpoint_url(url);
     }
     let ctx = builder.build().await;
-    let account = ironbark_core::account::check_account(&ctx, cfg.account_id.as_deref())
+    let caller = ironbark_core::account::check_caller(&ctx, cfg.account_id.as_deref())
         .await
         .context("account guard")?;
+    let account = &caller.account;
     progress.println(&format!(
         "ironbark: stack {} profile {} in account {account} ({}){}",
         cfg.stack,
@@ -83,7 +89,50 @@ async fn session(global: &Global) -> anyhow::Result<Session> {
         ctx,
         progress,
         local,
+        caller,
     })
+}
+
+fn lock_options(global: &Global, s: &Session, command: &str) -> LockOptions {
+    let stale_after = Duration::from_secs(global.lock_stale_after);
+    let mut opts = LockOptions::new(LockIdentity::current(
+        s.caller.arn.clone(),
+        format!("{command} --env {}", s.loaded.profile),
+    ));
+    opts.stale_after = stale_after;
+    opts.heartbeat = (stale_after / 10).min(Duration::from_secs(30));
+    opts.wait = Duration::from_secs(global.lock_timeout);
+    opts.poll = opts
+        .heartbeat
+        .clamp(Duration::from_millis(100), Duration::from_secs(5));
+    opts
+}
+
+/// Runs `body` holding the deploy lock of the session's stack and env (DESIGN invariant 12):
+/// stops it when the lock is lost, and releases the lock however `body` ends.
+async fn locked<T>(
+    global: &Global,
+    s: &Session,
+    command: &str,
+    body: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lock =
+        DeployLock::acquire(&s.ctx, &s.caller.account, &lock_options(global, s, command)).await?;
+    let result = tokio::select! {
+        result = body => result,
+        lost = lock.lost() => Err(lost.into()),
+    };
+    match lock.release().await {
+        Ok(true) => {}
+        Ok(false) => s.progress.println(
+            "warning: the deploy lock was taken over before this run released it; left alone",
+        ),
+        Err(e) => s.progress.println(&format!(
+            "warning: could not release the deploy lock ({e}); others take it over after {} s",
+            global.lock_stale_after
+        )),
+    }
+    result
 }
 
 fn print_plan(global: &Global, plan: &Plan) {
@@ -140,8 +189,26 @@ pub async fn plan(global: &Global) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// deploy: a first look without the lock; a converged stack (or a refused plan) ends there,
+/// with zero writes (DESIGN invariant 6). Otherwise the lock is taken and the stack observed
+/// again under it, so what is shown, confirmed and applied cannot be raced by another run.
 pub async fn deploy(global: &Global) -> anyhow::Result<ExitCode> {
     let s = session(global).await?;
+    let (plan, outputs) =
+        compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
+    s.progress.finish();
+    if plan.has_refusals() || !plan.has_changes() {
+        print_plan(global, &plan);
+        if plan.has_refusals() {
+            bail!("the plan has refused changes (marked !): nothing was applied");
+        }
+        print_outputs(global, &outputs, &s);
+        return Ok(ExitCode::SUCCESS);
+    }
+    locked(global, &s, "deploy", deploy_locked(global, &s)).await
+}
+
+async fn deploy_locked(global: &Global, s: &Session) -> anyhow::Result<ExitCode> {
     let (plan, outputs) =
         compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
     s.progress.finish();
@@ -150,10 +217,10 @@ pub async fn deploy(global: &Global) -> anyhow::Result<ExitCode> {
         bail!("the plan has refused changes (marked !): nothing was applied");
     }
     if !plan.has_changes() {
-        print_outputs(global, &outputs, &s);
+        print_outputs(global, &outputs, s);
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm(global, &s, "Deploy")? {
+    if !confirm(global, s, "Deploy")? {
         eprintln!("Nothing applied.");
         return Ok(ExitCode::from(1));
     }
@@ -171,12 +238,30 @@ pub async fn deploy(global: &Global) -> anyhow::Result<ExitCode> {
         s.ctx.recorder().summary().reads + s.ctx.recorder().summary().writes,
         s.ctx.recorder().summary().writes
     );
-    print_outputs(global, &outputs, &s);
+    print_outputs(global, &outputs, s);
     Ok(ExitCode::SUCCESS)
 }
 
+/// destroy: like deploy, a first look without the lock; nothing to destroy ends there.
 pub async fn destroy(global: &Global, args: &DestroyArgs) -> anyhow::Result<ExitCode> {
     let s = session(global).await?;
+    let action = Action::Destroy {
+        allow_protected: args.allow_protected,
+    };
+    let (plan, _) = compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
+    s.progress.finish();
+    if !plan.has_changes() {
+        print_plan(global, &plan);
+        return Ok(ExitCode::SUCCESS);
+    }
+    locked(global, &s, "destroy", destroy_locked(global, &s, args)).await
+}
+
+async fn destroy_locked(
+    global: &Global,
+    s: &Session,
+    args: &DestroyArgs,
+) -> anyhow::Result<ExitCode> {
     let action = Action::Destroy {
         allow_protected: args.allow_protected,
     };
@@ -186,7 +271,7 @@ pub async fn destroy(global: &Global, args: &DestroyArgs) -> anyhow::Result<Exit
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm(global, &s, "Destroy")? {
+    if !confirm(global, s, "Destroy")? {
         eprintln!("Nothing destroyed.");
         return Ok(ExitCode::from(1));
     }
@@ -204,4 +289,35 @@ pub async fn outputs(global: &Global) -> anyhow::Result<ExitCode> {
     s.progress.finish();
     print_outputs(global, &outputs, &s);
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn unlock(global: &Global) -> anyhow::Result<ExitCode> {
+    let s = session(global).await?;
+    let Some(observed) = lock::holder(&s.ctx, &s.caller.account).await? else {
+        println!(
+            "No deploy lock is held for stack {} env {}.",
+            s.loaded.config.stack, s.loaded.profile
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    match &observed.record {
+        Some(record) => println!(
+            "The deploy lock of stack {} env {} is held by {record}; last heartbeat {} s ago.",
+            s.loaded.config.stack,
+            s.loaded.profile,
+            observed.age.as_secs()
+        ),
+        None => println!("The deploy lock object is not Ironbark's JSON."),
+    }
+    if !confirm(global, &s, "Remove the deploy lock of")? {
+        eprintln!("Lock left in place.");
+        return Ok(ExitCode::from(1));
+    }
+    if lock::force_unlock(&s.ctx, &s.caller.account, &observed).await? {
+        println!("Removed. If that run is still alive, it stops at its next heartbeat.");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("The lock changed meanwhile (another run took it); left in place.");
+        Ok(ExitCode::from(1))
+    }
 }

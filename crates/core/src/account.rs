@@ -10,6 +10,23 @@ use crate::error::CoreError;
 /// [`CoreError::AccountMismatch`] for another account, [`CoreError::Sts`] when
 /// `GetCallerIdentity` fails (no credentials, no network).
 pub async fn check_account(ctx: &Context, expected: Option<&str>) -> Result<String, CoreError> {
+    check_caller(ctx, expected).await.map(|c| c.account)
+}
+
+/// Who is calling: account id and ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The account id.
+    pub account: String,
+    /// The caller's ARN (user or assumed role).
+    pub arn: String,
+}
+
+/// Like [`check_account`], returning the caller's ARN too (the deploy lock names it).
+///
+/// # Errors
+/// As [`check_account`].
+pub async fn check_caller(ctx: &Context, expected: Option<&str>) -> Result<Caller, CoreError> {
     let identity = ctx
         .sts()
         .get_caller_identity()
@@ -23,6 +40,9 @@ pub async fn check_account(ctx: &Context, expected: Option<&str>) -> Result<Stri
             actual,
             arn: identity.arn().unwrap_or_default().to_owned(),
         }),
-        _ => Ok(actual),
+        _ => Ok(Caller {
+            account: actual,
+            arn: identity.arn().unwrap_or_default().to_owned(),
+        }),
     }
 }

@@ -217,6 +217,19 @@ impl Context {
     }
 }
 
+impl Context {
+    /// An S3 client of this context without the plan-mode guard or the request recorder, for
+    /// the deploy lock only (see [`crate::lock`]): the lock is taken before a deploy plans, and
+    /// its calls are not stack resources. Private to core so no domain crate can use it.
+    pub(crate) fn s3_unguarded(&self) -> aws_sdk_s3::Client {
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.sdk);
+        if self.local {
+            builder = builder.force_path_style(true);
+        }
+        aws_sdk_s3::Client::from_conf(builder.build())
+    }
+}
+
 /// Builder of a [`Context`].
 #[derive(Debug)]
 pub struct ContextBuilder {

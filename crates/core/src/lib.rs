@@ -9,6 +9,7 @@
 //! - [`naming`]: deterministic physical names and client tokens; [`cidr`]: subnet carving.
 //! - [`retry`] and [`wait`]: bounded eventual-consistency retries and status waiters.
 //! - [`report`]: progress events.
+//! - [`lock`]: the deploy lock (one deploy or destroy per stack and environment at a time).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), ironbark_core::CoreError> {
@@ -25,6 +26,7 @@ pub mod config;
 mod context;
 mod error;
 pub mod guard;
+pub mod lock;
 pub mod naming;
 pub mod ops;
 pub mod plan;

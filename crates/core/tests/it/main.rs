@@ -3,6 +3,7 @@
 
 mod account;
 mod guard;
+mod lock;
 mod recorder;
 
 use ironbark_core::{Context, Mode};
