@@ -1,7 +1,8 @@
 //! The deploy lock through the CLI: a deploy while another run holds the lock is refused,
 //! naming that run, before anything is written; `unlock` shows and removes it; `plan` (which
-//! writes nothing) is not blocked; a running deploy holds the lock and releases it; a deploy
-//! killed while holding it is taken over at once by the next run.
+//! writes nothing) is not blocked; a running deploy holds the lock and releases it; Ctrl-C or
+//! SIGTERM stops a deploy and releases its lock; a deploy killed (SIGKILL) while holding it is
+//! taken over at once by the next run.
 
 use std::time::Duration;
 
@@ -202,6 +203,51 @@ fn a_deploy_killed_holding_the_lock_is_taken_over_at_once_by_the_next_run() {
     assert!(rt.block_on(lock::holder(&ctx, ACCOUNT)).unwrap().is_none());
     let plan = ironbark(stack, &["plan", "--env", "dev"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let destroy = ironbark(
+        stack,
+        &["destroy", "--env", "dev", "--yes", "--allow-protected"],
+    );
+    assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy));
+}
+
+#[test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+fn an_interrupted_deploy_releases_its_lock() {
+    let stack = "e2e-lock-int";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ctx = rt.block_on(
+        Context::builder(stack, "dev")
+            .region("us-east-1")
+            .endpoint_url(ironbark_testkit::emulator_url())
+            .mode(Mode::Plan)
+            .build(),
+    );
+    for signal in ["-INT", "-TERM"] {
+        let log = ironbark_testkit::target_dir().join(format!("e2e-lock-int{signal}.stderr"));
+        let mut child = spawn_deploy(stack, &log);
+        let record = wait_for_lock(&rt, &ctx, &mut child);
+        assert_eq!(record.holder.pid, child.id());
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        let err = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(status.code(), Some(1), "{signal}: {err}");
+        assert!(
+            err.contains("interrupted by SIG") && err.contains("lock released"),
+            "{signal}: {err}"
+        );
+        assert!(
+            rt.block_on(lock::holder(&ctx, ACCOUNT)).unwrap().is_none(),
+            "{signal}: the lock is released"
+        );
+    }
+    // The next run finishes the job without any takeover.
+    let finish = ironbark(stack, &["deploy", "--env", "dev", "--yes"]);
+    assert_eq!(finish.status.code(), Some(0), "{}", text(&finish));
+    assert!(!String::from_utf8_lossy(&finish.stderr).contains("took over"));
     let destroy = ironbark(
         stack,
         &["destroy", "--env", "dev", "--yes", "--allow-protected"],

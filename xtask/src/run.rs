@@ -108,19 +108,76 @@ fn lock_options(global: &Global, s: &Session, command: &str) -> LockOptions {
     opts
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM (a cancelled CI job), caught from the moment this is made.
+struct Interrupts {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Resolves at the next signal, naming it.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn next(s: Option<&mut tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.int.as_mut()) => "SIGINT",
+                () = next(self.term.as_mut()) => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
 /// Runs `body` holding the deploy lock of the session's stack and env (DESIGN invariant 12):
-/// stops it when the lock is lost, and releases the lock however `body` ends.
+/// stops it when the lock is lost or at Ctrl-C/SIGTERM (the in-flight calls are dropped;
+/// every resource is found again by the next run), and releases the lock however it ends.
+/// Only SIGKILL or a crash leaves the lock behind, for the next run to take over.
 async fn locked<T>(
     global: &Global,
     s: &Session,
     command: &str,
     body: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    let lock =
-        DeployLock::acquire(&s.ctx, &s.caller.account, &lock_options(global, s, command)).await?;
+    let mut interrupts = Interrupts::new();
+    let opts = lock_options(global, s, command);
+    let lock = tokio::select! {
+        lock = DeployLock::acquire(&s.ctx, &s.caller.account, &opts) => lock?,
+        signal = interrupts.recv() => bail!("interrupted by {signal} while taking the deploy lock: nothing applied"),
+    };
     let result = tokio::select! {
         result = body => result,
         lost = lock.lost() => Err(lost.into()),
+        signal = interrupts.recv() => Err(anyhow::anyhow!(
+            "interrupted by {signal}: stopped, lock released. Everything done so far is kept \
+             (found again by tag and name); re-run to finish"
+        )),
     };
     match lock.release().await {
         Ok(true) => {}
@@ -159,7 +216,10 @@ fn print_outputs(global: &Global, outputs: &Outputs, s: &Session) {
     }
 }
 
-fn confirm(global: &Global, s: &Session, what: &str) -> anyhow::Result<bool> {
+/// Asks on the terminal. The answer is read on a thread of its own, so a Ctrl-C at the prompt
+/// reaches the deploy lock's signal handling (which releases the lock) instead of waiting for
+/// Enter.
+async fn confirm(global: &Global, s: &Session, what: &str) -> anyhow::Result<bool> {
     if global.yes || s.local {
         return Ok(true);
     }
@@ -171,8 +231,16 @@ fn confirm(global: &Global, s: &Session, what: &str) -> anyhow::Result<bool> {
         s.loaded.config.stack, s.loaded.profile
     );
     std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map(|_| answer);
+        let _ = tx.send(read);
+    });
+    let answer = rx.await.context("reading the answer")??;
     Ok(answer.trim() == "yes")
 }
 
@@ -220,7 +288,7 @@ async fn deploy_locked(global: &Global, s: &Session) -> anyhow::Result<ExitCode>
         print_outputs(global, &outputs, s);
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm(global, s, "Deploy")? {
+    if !confirm(global, s, "Deploy").await? {
         eprintln!("Nothing applied.");
         return Ok(ExitCode::from(1));
     }
@@ -271,7 +339,7 @@ async fn destroy_locked(
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm(global, s, "Destroy")? {
+    if !confirm(global, s, "Destroy").await? {
         eprintln!("Nothing destroyed.");
         return Ok(ExitCode::from(1));
     }
@@ -309,7 +377,7 @@ pub async fn unlock(global: &Global) -> anyhow::Result<ExitCode> {
         ),
         None => println!("The deploy lock object is not Ironbark's JSON."),
     }
-    if !confirm(global, &s, "Remove the deploy lock of")? {
+    if !confirm(global, &s, "Remove the deploy lock of").await? {
         eprintln!("Lock left in place.");
         return Ok(ExitCode::from(1));
     }
