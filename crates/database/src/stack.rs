@@ -335,41 +335,124 @@ pub async fn destroy_database(
     let postgres = async {
         let mut changes = Vec::new();
         // Both kinds are looked for: an engine switch in the file must not orphan the other.
-        changes.push(instance::destroy_instance(ctx, INSTANCE, opts).await?);
-        changes.extend(cluster::destroy_cluster(ctx, CLUSTER, opts).await?);
+        changes.extend(
+            step(ctx, INSTANCE, async {
+                instance::destroy_instance(ctx, INSTANCE, opts)
+                    .await
+                    .map(|c| vec![c])
+            })
+            .await?,
+        );
+        changes.extend(step(ctx, CLUSTER, cluster::destroy_cluster(ctx, CLUSTER, opts)).await?);
         let scope = match cfg.engine {
             DbEngine::Postgres => Scope::Instance,
             DbEngine::AuroraPostgresql => Scope::Cluster,
         };
-        changes.push(parameter_group::destroy_parameter_group(ctx, PARAMETERS, scope).await?);
-        changes.push(subnet_group::destroy_subnet_group(ctx, SUBNET_GROUP).await?);
+        changes.extend(
+            step(ctx, PARAMETERS, async {
+                parameter_group::destroy_parameter_group(ctx, PARAMETERS, scope)
+                    .await
+                    .map(|c| vec![c])
+            })
+            .await?,
+        );
+        changes.extend(
+            step(ctx, SUBNET_GROUP, async {
+                subnet_group::destroy_subnet_group(ctx, SUBNET_GROUP)
+                    .await
+                    .map(|c| vec![c])
+            })
+            .await?,
+        );
         Ok::<_, DatabaseError>(changes)
     };
     let redis = async {
-        let group = cache::destroy_replication_group(
-            ctx,
-            CACHE,
-            CacheDestroyOptions {
-                final_snapshot: cfg.final_snapshot,
-            },
-        )
+        let mut changes = step(ctx, CACHE, async {
+            cache::destroy_replication_group(
+                ctx,
+                CACHE,
+                CacheDestroyOptions {
+                    final_snapshot: cfg.final_snapshot,
+                },
+            )
+            .await
+            .map(|c| vec![c])
+        })
         .await?;
-        let subnets = cache::destroy_cache_subnet_group(ctx, CACHE_SUBNET_GROUP).await?;
-        Ok::<_, DatabaseError>(vec![group, subnets])
+        changes.extend(
+            step(ctx, CACHE_SUBNET_GROUP, async {
+                cache::destroy_cache_subnet_group(ctx, CACHE_SUBNET_GROUP)
+                    .await
+                    .map(|c| vec![c])
+            })
+            .await?,
+        );
+        Ok::<_, DatabaseError>(changes)
     };
-    let tables =
-        futures::future::try_join_all(cfg.tables.keys().map(|name| {
-            let id = table_logical_id(name);
-            async move {
-                dynamodb::destroy_table(ctx, &id, TableDestroyOptions { allow_protected }).await
-            }
-        }));
+    let tables = futures::future::try_join_all(cfg.tables.keys().map(|name| {
+        let id = table_logical_id(name);
+        async move {
+            step(ctx, &id, async {
+                dynamodb::destroy_table(ctx, &id, TableDestroyOptions { allow_protected })
+                    .await
+                    .map(|c| vec![c])
+            })
+            .await
+        }
+    }));
     // The three hold no references to each other: their deletions (minutes each for the
     // database and the cache) overlap.
     let (mut changes, redis, tables) = tokio::try_join!(postgres, redis, tables)?;
     changes.extend(redis);
-    changes.extend(tables);
+    changes.extend(tables.into_iter().flatten());
     Ok(changes)
+}
+
+/// Runs one destroy step under progress events, so a deletion that takes minutes shows as a
+/// line (or a spinner with AWS's status) from start to end: `Started` for `id`, `Done` for
+/// every resource the step deleted (or would delete), `Failed` with the error.
+async fn step(
+    ctx: &Context,
+    id: &str,
+    work: impl std::future::Future<Output = Result<Vec<ResourceChange>, DatabaseError>>,
+) -> Result<Vec<ResourceChange>, DatabaseError> {
+    use ironbark_core::Event;
+    ctx.report(Event::Started {
+        resource: id.to_owned(),
+    });
+    match work.await {
+        Ok(changes) => {
+            let mut closed = false;
+            for c in &changes {
+                if c.id == id {
+                    closed = true;
+                } else {
+                    // Members (cluster instances) get their own line.
+                    ctx.report(Event::Started {
+                        resource: c.id.clone(),
+                    });
+                }
+                ctx.report(Event::Done {
+                    resource: c.id.clone(),
+                    change: c.change.clone(),
+                });
+            }
+            if !closed {
+                ctx.report(Event::Done {
+                    resource: id.to_owned(),
+                    change: Change::NoOp,
+                });
+            }
+            Ok(changes)
+        }
+        Err(e) => {
+            ctx.report(Event::Failed {
+                resource: id.to_owned(),
+                error: e.to_string(),
+            });
+            Err(e)
+        }
+    }
 }
 
 /// Refuses a destroy, before anything is deleted, when the database or a table has deletion

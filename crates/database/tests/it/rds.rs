@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::{writes_between, Harness};
 use ironbark_core::config::{DatabaseConfig, DbEngine, LoadOptions, StackConfig};
-use ironbark_core::{Change, Mode};
+use ironbark_core::{Change, Event, Mode};
 use ironbark_database::stack::{self, DatabaseInputs, INSTANCE};
 use ironbark_database::{destroy_database, ensure_database, DatabaseError};
 
@@ -271,8 +271,30 @@ async fn fresh_profile(env: &str) {
             Some("available")
         );
     }
+    let seen = h.events.events().len();
     let gone = destroy_database(&h.ctx, &db, true).await.unwrap();
     assert!(gone.iter().any(|c| c.change == Change::Delete));
+    // The deletion shows progress from start to end: started, AWS's status while it waits,
+    // then deleted (a spinner needs the `started` to show the waiting at all).
+    let instance_events: Vec<_> = h.events.events()[seen..]
+        .iter()
+        .filter(|e| e.resource() == Some(INSTANCE))
+        .cloned()
+        .collect();
+    assert!(
+        matches!(instance_events.first(), Some(Event::Started { .. }))
+            && instance_events
+                .iter()
+                .any(|e| matches!(e, Event::Waiting { status, .. } if status == "deleting"))
+            && matches!(
+                instance_events.last(),
+                Some(Event::Done {
+                    change: Change::Delete,
+                    ..
+                })
+            ),
+        "{instance_events:?}"
+    );
     let err = h
         .rds()
         .describe_db_instances()
