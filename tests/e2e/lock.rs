@@ -89,9 +89,15 @@ fn a_deploy_during_another_run_is_refused_naming_it_and_unlock_frees_it() {
     }
     assert_eq!(rt.block_on(census(stack)), (0, 0, 0, 0), "nothing written");
 
-    // plan writes nothing and takes no lock.
+    // plan writes nothing and takes no lock, but says who is deploying.
     let plan = ironbark(stack, &["plan", "--env", "prod"]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    let warned = String::from_utf8_lossy(&plan.stderr);
+    assert!(
+        warned.contains("holds the deploy lock") && warned.contains("ci-runner-7"),
+        "{}",
+        text(&plan)
+    );
 
     // destroy with nothing to destroy needs no lock: it looks, finds nothing, ends.
     let destroy = ironbark(stack, &["destroy", "--env", "prod", "--yes"]);

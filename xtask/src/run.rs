@@ -246,6 +246,15 @@ async fn confirm(global: &Global, s: &Session, what: &str) -> anyhow::Result<boo
 
 pub async fn plan(global: &Global) -> anyhow::Result<ExitCode> {
     let s = session(global).await?;
+    // plan takes no lock, but says when a deploy or destroy is running (one read).
+    if let Ok(Some(observed)) = lock::holder(&s.ctx, &s.caller.account).await {
+        if let Some(record) = observed.record {
+            s.progress.println(&format!(
+                "warning: {record} holds the deploy lock (last heartbeat {} s ago): this plan may change under it",
+                observed.age.as_secs()
+            ));
+        }
+    }
     let layers = compose::layers(&s.loaded.config);
     let (plan, _) = compose::execute(&s.ctx, layers, Action::Converge).await?;
     s.progress.finish();
