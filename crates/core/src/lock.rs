@@ -670,6 +670,11 @@ impl DeployLock {
                     key: place.key.clone(),
                 });
             };
+            if holder.id == record.id {
+                // Our own write got through but its response was lost, and the SDK's retry
+                // met our own object: the lock is ours.
+                break observed.etag;
+            }
             match decide(
                 &observed,
                 &opts.identity,
@@ -815,6 +820,18 @@ async fn heartbeat_loop(
             }
             Ok(None) => {
                 let by = match place.observe().await {
+                    Ok(Some(Observed {
+                        record: Some(r),
+                        etag: current,
+                        ..
+                    })) if r.id == record.id => {
+                        // Our previous beat got through but its response was lost: still ours.
+                        *etag
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = current;
+                        last_ok = tokio::time::Instant::now();
+                        continue;
+                    }
                     Ok(Some(Observed {
                         record: Some(r), ..
                     })) => format!("taken over by {r}"),
