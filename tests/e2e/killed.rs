@@ -2,22 +2,12 @@
 //! VPC, the expected subnets and NAT gateways, no extra Elastic IPs, and the killed run's
 //! deploy lock taken over at once and released.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::{census, ironbark, text};
+use crate::{census, emulator_ctx, ironbark, ironbark_command, text};
 
 const ACCOUNT: &str = "123456789012";
-
-fn lock_ctx(rt: &tokio::runtime::Runtime, stack: &str) -> ironbark_core::Context {
-    rt.block_on(
-        ironbark_core::Context::builder(stack, "prod")
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .mode(ironbark_core::Mode::Plan)
-            .build(),
-    )
-}
 
 #[test]
 #[ignore = "needs the emulator: run cargo xtask test"]
@@ -26,14 +16,7 @@ fn killed_deploys_are_finished_by_the_next_run() {
     for (i, delay_ms) in [400u64, 700, 1000, 1400].into_iter().enumerate() {
         let stack = format!("e2e-killed-{i}");
         for _ in 0..2 {
-            let mut child = Command::new(crate::cli_binary())
-                .args(["deploy", "--env", "prod", "--yes"])
-                .args([
-                    "--endpoint-url",
-                    &ironbark_testkit::emulator_url(),
-                    "--set",
-                    &format!("stack={stack}"),
-                ])
+            let mut child = ironbark_command(&stack, &["deploy", "--env", "prod", "--yes"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -45,7 +28,10 @@ fn killed_deploys_are_finished_by_the_next_run() {
         // A run killed while holding the deploy lock left its lock behind: the next run
         // takes it over at once (its process is gone from this host) and says so.
         let orphaned = rt
-            .block_on(ironbark_core::lock::holder(&lock_ctx(&rt, &stack), ACCOUNT))
+            .block_on(ironbark_core::lock::holder(
+                &emulator_ctx(&rt, &stack, "prod"),
+                ACCOUNT,
+            ))
             .unwrap();
         let finish = ironbark(&stack, &["deploy", "--env", "prod", "--yes"]);
         assert_eq!(finish.status.code(), Some(0), "{}", text(&finish));
@@ -59,7 +45,10 @@ fn killed_deploys_are_finished_by_the_next_run() {
             );
         }
         assert!(rt
-            .block_on(ironbark_core::lock::holder(&lock_ctx(&rt, &stack), ACCOUNT))
+            .block_on(ironbark_core::lock::holder(
+                &emulator_ctx(&rt, &stack, "prod"),
+                ACCOUNT
+            ))
             .unwrap()
             .is_none());
         assert_eq!(

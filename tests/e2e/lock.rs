@@ -7,24 +7,16 @@
 use std::time::Duration;
 
 use ironbark_core::lock::{self, DeployLock, LockIdentity, LockOptions};
-use ironbark_core::{Context, Mode};
+use ironbark_core::Context;
 
-use crate::{census, ironbark, text};
+use crate::{census, emulator_ctx, ironbark, ironbark_command, text};
 
 const ACCOUNT: &str = "123456789012";
 
 /// Starts `deploy --env dev` of `stack` in the background, progress into `log` (a pipe nobody
 /// reads could fill up and stall it).
 fn spawn_deploy(stack: &str, log: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(crate::cli_binary())
-        .args(["deploy", "--env", "dev", "--yes"])
-        .args([
-            "--endpoint-url",
-            &ironbark_testkit::emulator_url(),
-            "--set",
-            &format!("stack={stack}"),
-        ])
-        .env_remove("IRONBARK_ENV")
+    ironbark_command(stack, &["deploy", "--env", "dev", "--yes"])
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -56,13 +48,7 @@ fn wait_for_lock(
 fn a_deploy_during_another_run_is_refused_naming_it_and_unlock_frees_it() {
     let stack = "e2e-lock";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ctx = rt.block_on(
-        Context::builder(stack, "prod")
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .mode(Mode::Plan)
-            .build(),
-    );
+    let ctx = emulator_ctx(&rt, stack, "prod");
     let mut opts = LockOptions::new(LockIdentity {
         owner: format!("arn:aws:iam::{ACCOUNT}:user/ann"),
         host: "ci-runner-7".into(),
@@ -124,13 +110,7 @@ fn a_deploy_during_another_run_is_refused_naming_it_and_unlock_frees_it() {
 fn a_deploy_holds_the_lock_while_it_runs() {
     let stack = "e2e-lock-run";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ctx = rt.block_on(
-        Context::builder(stack, "dev")
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .mode(Mode::Plan)
-            .build(),
-    );
+    let ctx = emulator_ctx(&rt, stack, "dev");
     let log = ironbark_testkit::target_dir().join("e2e-lock-run.stderr");
     let mut child = spawn_deploy(stack, &log);
 
@@ -176,13 +156,7 @@ fn a_deploy_holds_the_lock_while_it_runs() {
 fn a_deploy_killed_holding_the_lock_is_taken_over_at_once_by_the_next_run() {
     let stack = "e2e-lock-kill";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ctx = rt.block_on(
-        Context::builder(stack, "dev")
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .mode(Mode::Plan)
-            .build(),
-    );
+    let ctx = emulator_ctx(&rt, stack, "dev");
     let log = ironbark_testkit::target_dir().join("e2e-lock-kill.stderr");
     let mut child = spawn_deploy(stack, &log);
     let record = wait_for_lock(&rt, &ctx, &mut child);
@@ -221,13 +195,7 @@ fn a_deploy_killed_holding_the_lock_is_taken_over_at_once_by_the_next_run() {
 fn an_interrupted_deploy_releases_its_lock() {
     let stack = "e2e-lock-int";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ctx = rt.block_on(
-        Context::builder(stack, "dev")
-            .region("us-east-1")
-            .endpoint_url(ironbark_testkit::emulator_url())
-            .mode(Mode::Plan)
-            .build(),
-    );
+    let ctx = emulator_ctx(&rt, stack, "dev");
     for signal in ["-INT", "-TERM"] {
         let log = ironbark_testkit::target_dir().join(format!("e2e-lock-int{signal}.stderr"));
         let mut child = spawn_deploy(stack, &log);

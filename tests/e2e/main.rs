@@ -16,9 +16,10 @@ pub fn cli_binary() -> std::path::PathBuf {
     )
 }
 
-/// Runs the CLI with `args` against the test emulator, for stack `stack`.
-pub fn ironbark(stack: &str, args: &[&str]) -> Output {
-    Command::new(cli_binary())
+/// The CLI with `args` against the test emulator, for stack `stack`, not started yet.
+pub fn ironbark_command(stack: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(cli_binary());
+    command
         .args(args)
         .args([
             "--endpoint-url",
@@ -27,9 +28,31 @@ pub fn ironbark(stack: &str, args: &[&str]) -> Output {
             &format!("stack={stack}"),
         ])
         .env_remove("IRONBARK_ENV")
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs the CLI with `args` against the test emulator, for stack `stack`.
+pub fn ironbark(stack: &str, args: &[&str]) -> Output {
+    ironbark_command(stack, args)
         .output()
         .expect("the CLI runs")
+}
+
+/// A plan-mode context of `stack` and `env` against the test emulator, to look at what the
+/// CLI did (resources, the deploy lock).
+pub fn emulator_ctx(
+    rt: &tokio::runtime::Runtime,
+    stack: &str,
+    env: &str,
+) -> ironbark_core::Context {
+    rt.block_on(
+        ironbark_core::Context::builder(stack, env)
+            .region("us-east-1")
+            .endpoint_url(ironbark_testkit::emulator_url())
+            .mode(ironbark_core::Mode::Plan)
+            .build(),
+    )
 }
 
 /// Stdout and stderr of a run, for assertion messages.
