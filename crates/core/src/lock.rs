@@ -25,6 +25,7 @@
 //! plans, so that what it applies is what it planned). This is the one writer exempt from the
 //! guard, and it lives here, private to core.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +44,8 @@ use tokio::sync::watch;
 use crate::context::Context;
 use crate::error::BoxedSdkError;
 use crate::report::Event;
+use crate::retry::Backoff;
+use crate::wait::{wait_for, Poll, WaitError, WaitPolicy};
 
 /// The logical id lock events are reported under.
 pub const LOCK_RESOURCE: &str = "deploy-lock";
@@ -157,22 +160,17 @@ pub enum Decision {
         /// Why the holder is considered dead.
         reason: String,
     },
-    /// Its holder is alive: wait and look again.
-    Wait,
-    /// Its holder is alive and the wait is over: give up.
-    GiveUp,
+    /// Its holder is alive: wait (up to [`LockOptions::wait`]) and look again, or give up.
+    Held,
 }
 
-/// Decides about a lock held by somebody else (pure).
-///
-/// `waited` is how long this run has waited so far; `alive` says whether a process id of
+/// Decides about a lock held by somebody else (pure). `alive` says whether a process id of
 /// this host still exists.
 #[must_use]
 pub fn decide(
     observed: &Observed,
     me: &LockIdentity,
     opts: &LockOptions,
-    waited: Duration,
     alive: impl Fn(u32) -> bool,
 ) -> Decision {
     if observed.age >= opts.stale_after {
@@ -195,11 +193,7 @@ pub fn decide(
             };
         }
     }
-    if waited < opts.wait {
-        Decision::Wait
-    } else {
-        Decision::GiveUp
-    }
+    Decision::Held
 }
 
 /// Whether process `pid` runs on this host (a zombie, killed but not yet reaped, does not).
@@ -236,6 +230,14 @@ pub enum LockError {
         age_secs: u64,
         /// After how many seconds it is stale.
         stale_secs: u64,
+    },
+    /// The lock changed hands too often to be taken (released and re-taken between reads).
+    #[error("the deploy lock of stack {stack} env {env} kept changing hands while this run tried to take it; try again")]
+    Contended {
+        /// The stack.
+        stack: String,
+        /// The environment.
+        env: String,
     },
     /// The lock object exists but is not Ironbark's.
     #[error("the lock object s3://{bucket}/{key} is not an Ironbark lock; remove it by hand")]
@@ -638,6 +640,7 @@ impl DeployLock {
     ///
     /// # Errors
     /// [`LockError::Held`] naming the holder when it is alive and the wait is over;
+    /// [`LockError::Contended`] when the lock kept changing hands under every attempt;
     /// [`LockError::Foreign`] when the object is not Ironbark's; S3 errors.
     pub async fn acquire(
         ctx: &Context,
@@ -655,69 +658,55 @@ impl DeployLock {
             acquired_at: now.clone(),
             heartbeat_at: now,
         };
-        let started = tokio::time::Instant::now();
-        let mut reported = None::<String>;
-        let etag = loop {
-            if let Some(etag) = place.write(&record, Condition::Absent).await? {
-                break etag;
-            }
-            let Some(observed) = place.observe().await? else {
-                continue; // released between our write and our read
-            };
-            let Some(holder) = observed.record.clone() else {
-                return Err(LockError::Foreign {
-                    bucket: place.bucket.clone(),
-                    key: place.key.clone(),
-                });
-            };
-            if holder.id == record.id {
-                // Our own write got through but its response was lost, and the SDK's retry
-                // met our own object: the lock is ours.
-                break observed.etag;
-            }
-            match decide(
-                &observed,
-                &opts.identity,
-                opts,
-                started.elapsed(),
-                process_alive,
-            ) {
-                Decision::TakeOver { reason } => {
-                    if let Some(etag) = place
-                        .write(&record, Condition::Etag(&observed.etag))
-                        .await?
-                    {
-                        ctx.report(Event::Warning {
-                            resource: Some(LOCK_RESOURCE.to_owned()),
-                            message: format!("took over the lock held by {holder}: {reason}"),
-                        });
-                        break etag;
-                    }
-                    // Somebody else took it over first: look again.
-                }
-                Decision::Wait => {
+        // Polled by the core waiter: each poll is one attempt; a live holder is waited for up
+        // to `opts.wait` (zero: one attempt), reported as a waiting status naming it.
+        let policy = WaitPolicy {
+            backoff: Backoff {
+                initial: opts.poll,
+                max: opts.poll,
+            },
+            timeout: opts.wait,
+        };
+        let last_held = Mutex::new(None::<(LockRecord, Duration)>);
+        let waited = AtomicBool::new(false);
+        let acquired = wait_for(ctx.reporter().as_ref(), LOCK_RESOURCE, &policy, || async {
+            Ok::<_, LockError>(match attempt(ctx, &place, &record, opts).await? {
+                Attempt::Acquired(etag) => Poll::Ready(etag),
+                Attempt::Held(holder, age) => {
+                    waited.store(true, Ordering::Relaxed);
                     let status = format!("held by {holder}");
-                    if reported.as_deref() != Some(&status) {
-                        ctx.report(Event::Waiting {
-                            resource: LOCK_RESOURCE.to_owned(),
-                            status: status.clone(),
-                        });
-                        reported = Some(status);
-                    }
-                    tokio::time::sleep(opts.poll).await;
+                    *last_held
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((holder, age));
+                    Poll::Pending(status)
                 }
-                Decision::GiveUp => {
-                    return Err(LockError::Held {
+            })
+        })
+        .await;
+        let etag = match acquired {
+            Ok(etag) => etag,
+            Err(WaitError::Poll { source, .. }) => return Err(source),
+            Err(WaitError::TimedOut { .. } | WaitError::Failed { .. }) => {
+                let held = last_held
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                return Err(match held {
+                    Some((holder, age)) => LockError::Held {
                         stack: place.stack.clone(),
                         env: place.env.clone(),
                         holder: Box::new(holder),
-                        age_secs: observed.age.as_secs(),
+                        age_secs: age.as_secs(),
                         stale_secs: opts.stale_after.as_secs(),
-                    })
-                }
+                    },
+                    None => LockError::Contended {
+                        stack: place.stack.clone(),
+                        env: place.env.clone(),
+                    },
+                });
             }
         };
-        if reported.is_some() {
+        if waited.load(Ordering::Relaxed) {
             // Close the waiting line the renderer opened.
             ctx.report(Event::Done {
                 resource: LOCK_RESOURCE.to_owned(),
@@ -795,6 +784,67 @@ impl DeployLock {
     }
 }
 
+/// The outcome of one attempt to take a lock.
+enum Attempt {
+    /// Taken (or taken over): the object's `ETag`.
+    Acquired(String),
+    /// A live holder has it, last written this long ago (a lock that keeps changing hands is
+    /// reported as held by its last holder).
+    Held(LockRecord, Duration),
+}
+
+/// One attempt: a conditional create; if the object exists, read it and take it over when its
+/// holder is dead (conditional on its `ETag`). A lock released or taken over between our
+/// write and our read is tried again, a bounded number of times.
+async fn attempt(
+    ctx: &Context,
+    place: &Place,
+    record: &LockRecord,
+    opts: &LockOptions,
+) -> Result<Attempt, LockError> {
+    let mut last = None;
+    for _ in 0..3 {
+        if let Some(etag) = place.write(record, Condition::Absent).await? {
+            return Ok(Attempt::Acquired(etag));
+        }
+        let Some(observed) = place.observe().await? else {
+            continue; // released between our write and our read
+        };
+        let Some(holder) = observed.record.clone() else {
+            return Err(LockError::Foreign {
+                bucket: place.bucket.clone(),
+                key: place.key.clone(),
+            });
+        };
+        if holder.id == record.id {
+            // Our own write got through but its response was lost, and the SDK's retry met
+            // our own object: the lock is ours.
+            return Ok(Attempt::Acquired(observed.etag));
+        }
+        match decide(&observed, &opts.identity, opts, process_alive) {
+            Decision::TakeOver { reason } => {
+                if let Some(etag) = place.write(record, Condition::Etag(&observed.etag)).await? {
+                    ctx.report(Event::Warning {
+                        resource: Some(LOCK_RESOURCE.to_owned()),
+                        message: format!("took over the lock held by {holder}: {reason}"),
+                    });
+                    return Ok(Attempt::Acquired(etag));
+                }
+                // Somebody else took it over first: look again.
+                last = Some((holder, observed.age));
+            }
+            Decision::Held => return Ok(Attempt::Held(holder, observed.age)),
+        }
+    }
+    match last {
+        Some((holder, age)) => Ok(Attempt::Held(holder, age)),
+        None => Err(LockError::Contended {
+            stack: place.stack.clone(),
+            env: place.env.clone(),
+        }),
+    }
+}
+
 async fn heartbeat_loop(
     place: Place,
     mut record: LockRecord,
@@ -804,8 +854,12 @@ async fn heartbeat_loop(
     lost: watch::Sender<Option<String>>,
 ) {
     let mut last_ok = tokio::time::Instant::now();
+    // A periodic beat, not a wait: the first tick (at once) is skipped.
+    let mut beat = tokio::time::interval(every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat.tick().await;
     loop {
-        tokio::time::sleep(every).await;
+        beat.tick().await;
         record.heartbeat_at = now_rfc3339();
         let current = etag
             .lock()
@@ -912,30 +966,19 @@ mod tests {
     }
 
     #[test]
-    fn a_live_holder_elsewhere_is_waited_for_then_given_up_on() {
-        let mut opts = LockOptions::new(me());
-        opts.wait = Duration::from_secs(60);
+    fn a_live_holder_elsewhere_is_held_whatever_its_pid() {
+        let opts = LockOptions::new(me());
         let o = held_by("ci-runner", 7, Duration::from_secs(10));
-        assert_eq!(
-            decide(&o, &me(), &opts, Duration::ZERO, |_| true),
-            Decision::Wait
-        );
-        assert_eq!(
-            decide(&o, &me(), &opts, Duration::from_secs(60), |_| true),
-            Decision::GiveUp
-        );
+        assert_eq!(decide(&o, &me(), &opts, |_| true), Decision::Held);
         // The other host's pid is never checked here: it means nothing on this host.
-        assert_eq!(
-            decide(&o, &me(), &opts, Duration::from_secs(61), |_| false),
-            Decision::GiveUp
-        );
+        assert_eq!(decide(&o, &me(), &opts, |_| false), Decision::Held);
     }
 
     #[test]
     fn a_stale_lock_is_taken_over_whoever_holds_it() {
         let opts = LockOptions::new(me());
         let o = held_by("ci-runner", 7, Duration::from_secs(301));
-        let d = decide(&o, &me(), &opts, Duration::ZERO, |_| true);
+        let d = decide(&o, &me(), &opts, |_| true);
         assert!(
             matches!(&d, Decision::TakeOver { reason } if reason.contains("no heartbeat for 301 s")),
             "{d:?}"
@@ -946,16 +989,13 @@ mod tests {
     fn a_dead_process_of_this_host_is_taken_over_at_once() {
         let opts = LockOptions::new(me());
         let o = held_by("laptop", 7, Duration::from_secs(1));
-        let d = decide(&o, &me(), &opts, Duration::ZERO, |pid| pid != 7);
+        let d = decide(&o, &me(), &opts, |pid| pid != 7);
         assert!(
             matches!(&d, Decision::TakeOver { reason } if reason.contains("process 7")),
             "{d:?}"
         );
         // Alive: not taken over.
-        assert_eq!(
-            decide(&o, &me(), &opts, Duration::ZERO, |_| true),
-            Decision::GiveUp
-        );
+        assert_eq!(decide(&o, &me(), &opts, |_| true), Decision::Held);
     }
 
     #[test]
@@ -1007,23 +1047,21 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever is observed, a lock is taken over only when stale or when its holder is
-        /// a dead process of this host; and it is never waited for past the wait.
+        /// Whatever is observed, a lock is taken over exactly when stale or when its holder
+        /// is a dead process of this host.
         #[test]
         fn decisions_are_safe(
-            age in 0u64..1000, stale in 1u64..600, wait in 0u64..120, waited in 0u64..240,
+            age in 0u64..1000, stale in 1u64..600,
             same_host: bool, alive: bool, pid in 1u32..10,
         ) {
             let mut opts = LockOptions::new(me());
             opts.stale_after = Duration::from_secs(stale);
-            opts.wait = Duration::from_secs(wait);
             let o = held_by(if same_host { "laptop" } else { "other" }, pid, Duration::from_secs(age));
-            let d = decide(&o, &me(), &opts, Duration::from_secs(waited), |_| alive);
+            let d = decide(&o, &me(), &opts, |_| alive);
             let dead_here = same_host && !alive && pid != me().pid;
             match d {
                 Decision::TakeOver { .. } => prop_assert!(age >= stale || dead_here),
-                Decision::Wait => prop_assert!(waited < wait && age < stale && !dead_here),
-                Decision::GiveUp => prop_assert!(waited >= wait && age < stale && !dead_here),
+                Decision::Held => prop_assert!(age < stale && !dead_here),
             }
         }
     }
