@@ -479,16 +479,13 @@ async fn redis_interrupted_create_resumes() {
     let h = Harness::new("ec", "redis_resume", "dev").await;
     let spec = redis(None, 1);
     // Killed while waiting (creation takes 600 s scaled, 6 s at the test time scale).
-    let first = tokio::time::timeout(
-        Duration::from_millis(1500),
+    let id = cache::replication_group_id_of(&h.ctx, &spec.logical_id);
+    crate::interrupt_when(
         cache::ensure_redis(&h.ctx, &spec),
+        || async { h.logged("elasticache:CreateReplicationGroup") },
+        Duration::from_secs(30),
     )
     .await;
-    assert!(
-        first.is_err(),
-        "the create finished before the interruption"
-    );
-    let id = cache::replication_group_id_of(&h.ctx, &spec.logical_id);
     assert_eq!(h.describe(&id).await.unwrap().status(), Some("creating"));
     // The next run waits for it: no create, no write, no "already exists".
     let before = h.requests();

@@ -8,7 +8,10 @@ mod harness;
 mod pgvector;
 mod rds;
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ironbark_core::report::CollectingReporter;
 use ironbark_core::{Context, Mode};
@@ -45,6 +48,16 @@ impl Harness {
         }
     }
 
+    /// Whether the emulator's log holds `operation` (`service:Operation`) from this test.
+    /// The log is written once a request has been handled, so this is the moment to take a
+    /// `requests()` baseline after an interruption: the create is counted on both sides.
+    pub fn logged(&self, operation: &str) -> bool {
+        self.requests()
+            .by_operation
+            .get(operation)
+            .is_some_and(|s| s.count > 0)
+    }
+
     /// The emulator's summary of this test's requests so far.
     pub fn requests(&self) -> LogSummary {
         self.control.log_summary_for(&self.key).unwrap()
@@ -60,4 +73,33 @@ pub fn writes_between(before: &LogSummary, after: &LogSummary) -> Vec<String> {
         .filter(|(op, s)| s.count > before.by_operation.get(*op).map_or(0, |b| b.count))
         .map(|(op, _)| op.clone())
         .collect()
+}
+
+/// Drives `work` until `reached` says the moment to interrupt it has come (asked every
+/// 50 ms), then drops it, as a killed run would be dropped. Interrupting at a state seen
+/// rather than after a guessed time keeps the test right on a loaded machine.
+///
+/// Panics when `work` finishes first or the moment does not come within `limit`.
+pub async fn interrupt_when<W, R, F>(work: W, mut reached: R, limit: Duration)
+where
+    W: Future,
+    W::Output: Debug,
+    R: FnMut() -> F,
+    F: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => panic!("the work finished before the interruption: {done:?}"),
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        if reached().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the moment to interrupt did not come within {limit:?}"
+        );
+    }
 }
