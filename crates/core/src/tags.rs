@@ -141,6 +141,35 @@ impl Tags {
     }
 }
 
+impl Tags {
+    /// The plan's field diffs (`tags.<key>: old -> new`) that bring `observed` to these tags,
+    /// by [`Tags::diff`]'s rules.
+    #[must_use]
+    pub fn field_diffs(&self, observed: &BTreeMap<String, String>) -> Vec<crate::FieldDiff> {
+        let diff = self.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut out: Vec<crate::FieldDiff> = diff
+            .set
+            .into_iter()
+            .map(|(k, old, new)| crate::FieldDiff::new(format!("tags.{k}"), old, Some(new)))
+            .collect();
+        out.extend(diff.remove.into_iter().map(|k| {
+            let old = observed.get(&k).cloned();
+            crate::FieldDiff::new(format!("tags.{k}"), old, None::<String>)
+        }));
+        out
+    }
+
+    /// Whether `observed` tags mark a resource as the one these tags describe: the same
+    /// stack, environment and logical id. A resource of our name that fails this is someone
+    /// else's and is never adopted implicitly.
+    #[must_use]
+    pub fn marks(&self, observed: &BTreeMap<String, String>) -> bool {
+        [STACK, ENVIRONMENT, ID]
+            .iter()
+            .all(|k| observed.get(*k).map(String::as_str) == self.get(k))
+    }
+}
+
 impl FromIterator<(String, String)> for Tags {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
         Self(iter.into_iter().collect())

@@ -34,17 +34,7 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The tag part of a diff, as plan fields (`tags.Env: staging -> prod`).
 pub(crate) fn tag_fields(desired: &Tags, observed: &BTreeMap<String, String>) -> Vec<FieldDiff> {
-    let diff = desired.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let mut out: Vec<FieldDiff> = diff
-        .set
-        .into_iter()
-        .map(|(k, old, new)| FieldDiff::new(format!("tags.{k}"), old, Some(new)))
-        .collect();
-    out.extend(diff.remove.into_iter().map(|k| {
-        let old = observed.get(&k).cloned();
-        FieldDiff::new(format!("tags.{k}"), old, None::<String>)
-    }));
-    out
+    desired.field_diffs(observed)
 }
 
 /// Brings the tags of the resource `arn` to `desired`.
@@ -119,11 +109,7 @@ pub(crate) fn poll_status(status: &str) -> ironbark_core::wait::Poll<()> {
 /// Whether the tags say the resource is this stack's `logical_id` (same stack, environment
 /// and id).
 pub(crate) fn owned_by(tags: &BTreeMap<String, String>, ctx: &Context, logical_id: &str) -> bool {
-    use ironbark_core::tags::{ENVIRONMENT, ID, STACK};
-    let desired = ctx.tags_for(logical_id);
-    [STACK, ENVIRONMENT, ID]
-        .iter()
-        .all(|k| tags.get(*k).map(String::as_str) == desired.get(k))
+    ctx.tags_for(logical_id).marks(tags)
 }
 
 /// The refusal for a resource of our name that is not ours.

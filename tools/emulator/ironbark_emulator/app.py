@@ -2,8 +2,12 @@
 
 Request flow for an AWS call::
 
-    identify (ops) -> fault decision (faults) -> before-hooks (patches)
-      -> moto's DomainDispatcherApplication -> after-hooks -> request log
+    identify (ops) -> fault decision (faults) -> [CBOR -> awsJson (cbor)] -> before-hooks
+      (patches) -> moto's DomainDispatcherApplication -> after-hooks -> [JSON -> CBOR]
+      -> request log
+
+Smithy RPC v2 CBOR calls (CloudWatch from aws-sdk-rust) are logged and faulted as CBOR;
+hooks and moto see them as awsJson1_0 (``ironbark_emulator.cbor``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from http import HTTPStatus
 from collections.abc import Iterable
 from typing import Any
 
-from ironbark_emulator import MOTO_VERSION, clock, hooks
+from ironbark_emulator import MOTO_VERSION, cbor, clock, hooks
 from ironbark_emulator.errors import Response, error_response, server_error_code, throttle_code
 from ironbark_emulator.faults import FaultRule, FaultTable
 from ironbark_emulator.ops import identify
@@ -105,6 +109,21 @@ class IronbarkApp:
         return body
 
     def _dispatch(self, environ: dict[str, Any], body: bytes, info: Any) -> Response:
+        adapter = cbor.adapter_for(info)
+        if adapter is None:
+            return self._hooks_and_moto(environ, body, info)
+        try:
+            translated = adapter.request(environ, body)
+            if isinstance(translated, Response):
+                return translated
+            body, json_info = translated
+            return adapter.response(self._hooks_and_moto(environ, body, json_info))
+        except Exception as exc:  # a bug in the adapter must not kill the server
+            traceback.print_exc()
+            return error_response(info.protocol, 500, "InternalFailure", f"emulator error: {exc!r}",
+                                  info.service, sender=False)
+
+    def _hooks_and_moto(self, environ: dict[str, Any], body: bytes, info: Any) -> Response:
         ctx = hooks.Context(info, environ, body, hooks.account_from_environ(environ))
         key = (info.model or info.service, info.operation)
         try:

@@ -47,8 +47,10 @@ def _cbor_text(s: str) -> bytes:
         head = bytes([0x60 + n])
     elif n < 256:
         head = bytes([0x78, n])
-    else:
+    elif n < 65536:
         head = bytes([0x79]) + struct.pack(">H", n)
+    else:
+        head = bytes([0x7A]) + struct.pack(">I", n)
     return head + data
 
 

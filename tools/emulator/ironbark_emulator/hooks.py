@@ -8,6 +8,10 @@
 
 ``model`` is the botocore model name (``ec2``, ``rds``, ``rds-data``,
 ``bedrock-agent``, ``cloudwatch``, ...).
+
+Smithy RPC v2 CBOR calls (CloudWatch from aws-sdk-rust) reach hooks already translated
+to awsJson1_0 (``ctx.info.protocol == "json"``, ``ctx.json()`` works, JSON responses);
+``ironbark_emulator.cbor`` turns the final response back into CBOR.
 """
 
 from __future__ import annotations

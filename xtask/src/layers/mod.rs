@@ -13,6 +13,7 @@ mod database;
 mod flow_logs;
 mod identity;
 mod networking;
+mod observability;
 
 /// The enabled layers of a stack.
 pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
@@ -28,6 +29,10 @@ pub fn all(cfg: &StackConfig) -> Vec<Arc<dyn Layer>> {
     }
     if cfg.database.enabled || cfg.database.cache.enabled || !cfg.database.tables.is_empty() {
         layers.push(Arc::new(database::Database::new(cfg)));
+    }
+    // Validation guarantees identity is enabled when observability is.
+    if cfg.observability.enabled && cfg.identity.enabled {
+        layers.push(Arc::new(observability::Observability::new(cfg)));
     }
     // Validation guarantees identity is enabled when flow logs are.
     if cfg.networking.enabled && cfg.networking.flow_logs && cfg.identity.enabled {

@@ -15,12 +15,16 @@ use figment::value::Value;
 use figment::Figment;
 
 pub use model::{
-    AuroraConfig, CacheConfig, CognitoConfig, DatabaseConfig, DbEngine, IdentityConfig,
-    IndexConfig, NaclConfig, NaclEntryConfig, NetworkingConfig, RuleConfig, SecurityGroupConfig,
-    StackConfig, TableConfig, TierConfig, TierKind, VectorConfig,
+    AlarmConfig, AuroraConfig, CacheConfig, CognitoConfig, CompositeAlarmConfig, DatabaseConfig,
+    DbEngine, IdentityConfig, IndexConfig, NaclConfig, NaclEntryConfig, NetworkingConfig,
+    ObservabilityConfig, QueryConfig, RuleConfig, SecurityGroupConfig, StackConfig, TableConfig,
+    TierConfig, TierKind, VectorConfig,
 };
 pub use security::Finding;
-pub use validate::{parse_key, parse_peer, parse_ports, parse_vpc_cidr, validate, Peer, Problem};
+pub use validate::{
+    alarm_rule_refs, parse_key, parse_peer, parse_ports, parse_vpc_cidr, validate, Peer, Problem,
+    LOG_RETENTION_DAYS,
+};
 
 /// Environment variables with the `IRONBARK_` prefix that are not configuration keys (the
 /// CLI's own flags, the harness's Python and endpoints). `IRONBARK_STACK` is the `stack` key.

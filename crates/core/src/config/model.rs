@@ -34,6 +34,121 @@ pub struct StackConfig {
     pub database: DatabaseConfig,
     /// The identity layer.
     pub identity: IdentityConfig,
+    /// The observability layer (off when the stack file has no such section).
+    #[serde(default)]
+    pub observability: ObservabilityConfig,
+}
+
+/// The observability section (`[<profile>.observability]`): log groups, the alert topic and
+/// its email subscriptions, metric and composite alarms, a dashboard over the alarms, and
+/// saved Logs Insights queries. Everything is encrypted with the identity layer's KMS key.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservabilityConfig {
+    /// Whether the layer is deployed (needs `identity.enabled` for its KMS key).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Retention of every log group, in days (seed 002: 14 / 30 / 90); one of the values
+    /// CloudWatch Logs accepts.
+    #[serde(default = "default_log_retention")]
+    pub log_retention_days: u16,
+    /// Log groups, by short name: each is `/<stack>/<env>/<name>`.
+    #[serde(default)]
+    pub log_groups: Vec<String>,
+    /// Email addresses subscribed to the alert topic every alarm notifies. Required in
+    /// production when there are alarms: an alarm nobody receives is no alarm.
+    #[serde(default)]
+    pub alert_emails: Vec<String>,
+    /// Metric alarms, by short name.
+    #[serde(default)]
+    pub alarms: BTreeMap<String, AlarmConfig>,
+    /// Composite alarms, by short name.
+    #[serde(default)]
+    pub composite_alarms: BTreeMap<String, CompositeAlarmConfig>,
+    /// Whether a dashboard over the metric alarms is deployed.
+    #[serde(default)]
+    pub dashboard: bool,
+    /// Saved Logs Insights queries, by short name.
+    #[serde(default)]
+    pub queries: BTreeMap<String, QueryConfig>,
+}
+
+fn default_log_retention() -> u16 {
+    14
+}
+
+/// A metric alarm (`[<profile>.observability.alarms.<name>]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmConfig {
+    /// What the alarm means, for whoever it notifies.
+    #[serde(default)]
+    pub description: String,
+    /// The metric's namespace (`AWS/Lambda`).
+    pub namespace: String,
+    /// The metric (`Errors`).
+    pub metric: String,
+    /// Its dimensions (`{ FunctionName = "api" }`).
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    /// `SampleCount`, `Average`, `Sum`, `Minimum` or `Maximum`.
+    #[serde(default = "default_statistic")]
+    pub statistic: String,
+    /// The period in seconds: 10, 30 or a multiple of 60.
+    #[serde(default = "default_period")]
+    pub period_seconds: u32,
+    /// How many periods are evaluated.
+    #[serde(default = "one")]
+    pub evaluation_periods: u32,
+    /// How many of them must breach (defaults to all).
+    #[serde(default)]
+    pub datapoints_to_alarm: Option<u32>,
+    /// The threshold.
+    pub threshold: f64,
+    /// `GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, `LessThanThreshold` or
+    /// `LessThanOrEqualToThreshold`.
+    #[serde(default = "default_comparison")]
+    pub comparison: String,
+    /// `breaching`, `notBreaching`, `ignore` or `missing`.
+    #[serde(default = "default_missing")]
+    pub treat_missing_data: String,
+}
+
+fn default_statistic() -> String {
+    "Sum".to_owned()
+}
+fn default_period() -> u32 {
+    300
+}
+fn one() -> u32 {
+    1
+}
+fn default_comparison() -> String {
+    "GreaterThanThreshold".to_owned()
+}
+fn default_missing() -> String {
+    "notBreaching".to_owned()
+}
+
+/// A composite alarm (`[<profile>.observability.composite_alarms.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompositeAlarmConfig {
+    /// What the alarm means.
+    #[serde(default)]
+    pub description: String,
+    /// A rule over the stack's alarms by short name: `ALARM(api-errors) OR ALARM(api-p99)`.
+    pub rule: String,
+}
+
+/// A saved Logs Insights query (`[<profile>.observability.queries.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    /// The log groups it runs over, by short name (from `log_groups`).
+    pub log_groups: Vec<String>,
+    /// The query text.
+    pub query: String,
 }
 
 /// The identity section (`[<profile>.identity]`): the stack's KMS key and Cognito.

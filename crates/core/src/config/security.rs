@@ -85,6 +85,13 @@ pub fn check(cfg: &StackConfig) -> Vec<Finding> {
         "database.tables.*.point_in_time_recovery",
         "DynamoDB tables must have point-in-time recovery",
     );
+    let obs = &cfg.observability;
+    rule(
+        obs.enabled && !obs.alarms.is_empty() && obs.alert_emails.is_empty(),
+        "IRONBARK_OBS_1",
+        "observability.alert_emails",
+        "alarms must notify somebody: subscribe at least one address to the alert topic",
+    );
     let cognito = &cfg.identity.cognito;
     if cfg.identity.enabled && cognito.enabled {
         // Checkov has no Cognito rule; these are Ironbark's own ids.

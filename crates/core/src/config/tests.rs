@@ -126,6 +126,7 @@ fn base() -> StackConfig {
                 groups: vec!["admins".into()],
             },
         },
+        observability: ObservabilityConfig::default(),
     }
 }
 
@@ -566,4 +567,70 @@ fn identity_errors_name_their_key_paths() {
     assert!(validate(&cfg)
         .iter()
         .all(|p| !p.path.starts_with("identity")));
+}
+
+#[test]
+fn observability_errors_name_their_key() {
+    let mut cfg = base();
+    cfg.observability = ObservabilityConfig {
+        enabled: true,
+        log_retention_days: 15,
+        log_groups: vec!["api".into(), "api".into()],
+        alert_emails: vec!["not-an-address".into()],
+        alarms: BTreeMap::from([(
+            "api-errors".into(),
+            AlarmConfig {
+                description: String::new(),
+                namespace: "AWS/Lambda".into(),
+                metric: "Errors".into(),
+                dimensions: BTreeMap::new(),
+                statistic: "Median".into(),
+                period_seconds: 90,
+                evaluation_periods: 2,
+                datapoints_to_alarm: Some(3),
+                threshold: 1.0,
+                comparison: "GreaterThanThreshold".into(),
+                treat_missing_data: "notBreaching".into(),
+            },
+        )]),
+        composite_alarms: BTreeMap::from([(
+            "api-down".into(),
+            CompositeAlarmConfig {
+                description: String::new(),
+                rule: "ALARM(api-errors) OR ALARM(\"api-p99\")".into(),
+            },
+        )]),
+        dashboard: true,
+        queries: BTreeMap::from([(
+            "errors".into(),
+            QueryConfig {
+                log_groups: vec!["web".into()],
+                query: "fields @message".into(),
+            },
+        )]),
+    };
+    let mut paths: Vec<String> = validate(&cfg).into_iter().map(|p| p.path).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "observability.alarms.api-errors.datapoints_to_alarm",
+            "observability.alarms.api-errors.period_seconds",
+            "observability.alarms.api-errors.statistic",
+            "observability.alert_emails[0]",
+            "observability.composite_alarms.api-down.rule",
+            "observability.log_groups[1]",
+            "observability.log_retention_days",
+            "observability.queries.errors.log_groups",
+        ]
+    );
+    cfg.observability.alert_emails.clear();
+    assert!(security::check(&cfg)
+        .iter()
+        .any(|f| f.rule == "IRONBARK_OBS_1" && f.path == "observability.alert_emails"));
+    assert_eq!(
+        alarm_rule_refs(r#"ALARM(a) AND NOT OK( "b c" ) OR XALARM(z)"#).unwrap(),
+        vec![(6, 7, "a".to_owned()), (22, 25, "b c".to_owned())]
+    );
+    assert!(alarm_rule_refs("ALARM(a").is_err());
 }

@@ -134,6 +134,7 @@ pub fn validate(cfg: &StackConfig) -> Vec<Problem> {
     }
 
     validate_database(cfg, &mut out);
+    validate_observability(cfg, &mut out);
     validate_identity(cfg, &mut out);
     out
 }
@@ -927,5 +928,264 @@ fn validate_table(name: &str, t: &super::model::TableConfig, out: &mut Vec<Probl
                 "is an attribute name of 1-255 characters",
             ));
         }
+    }
+}
+
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: &[u16] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// The alarms a composite alarm rule names: `(start, end, name)` for each `ALARM(x)`,
+/// `OK(x)` or `INSUFFICIENT_DATA(x)`, where `start..end` spans the name (without quotes) in
+/// `rule`. Names may be quoted (`ALARM("a")`) or bare (`ALARM(a)`).
+///
+/// # Errors
+/// An unclosed call or an empty name, described.
+pub fn alarm_rule_refs(rule: &str) -> Result<Vec<(usize, usize, String)>, String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rule.len() {
+        let rest = &rule[i..];
+        let func = ["INSUFFICIENT_DATA(", "ALARM(", "OK("]
+            .into_iter()
+            .find(|f| rest.starts_with(f))
+            .filter(|_| {
+                rule[..i]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+            });
+        let Some(func) = func else {
+            i += rest.chars().next().map_or(1, char::len_utf8);
+            continue;
+        };
+        let open = i + func.len();
+        let close = rule[open..]
+            .find(')')
+            .map(|c| open + c)
+            .ok_or_else(|| format!("`{}` is not closed by `)`", &rule[i..]))?;
+        let inner = &rule[open..close];
+        let trimmed = inner.trim();
+        let (name, offset) = match trimmed.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(n) => (n, inner.find('"').map_or(0, |q| q + 1)),
+            None => (trimmed, inner.find(trimmed).unwrap_or(0)),
+        };
+        if name.is_empty() {
+            return Err(format!("`{}` names no alarm", &rule[i..=close]));
+        }
+        let start = open + offset;
+        out.push((start, start + name.len(), name.to_owned()));
+        i = close + 1;
+    }
+    Ok(out)
+}
+
+fn is_short_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_observability(cfg: &StackConfig, out: &mut Vec<Problem>) {
+    let obs = &cfg.observability;
+    if !obs.enabled {
+        return;
+    }
+    if !cfg.identity.enabled {
+        out.push(problem(
+            "observability.enabled",
+            "log groups and the alert topic are encrypted with the identity layer's KMS key: set identity.enabled = true",
+        ));
+    }
+    if !LOG_RETENTION_DAYS.contains(&obs.log_retention_days) {
+        out.push(problem(
+            "observability.log_retention_days",
+            format!(
+                "{} is not a retention CloudWatch Logs accepts; allowed: {}",
+                obs.log_retention_days,
+                LOG_RETENTION_DAYS
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    for (i, g) in obs.log_groups.iter().enumerate() {
+        if !is_short_name(g) {
+            out.push(problem(
+                &format!("observability.log_groups[{i}]"),
+                format!("`{g}` must be 1-64 characters of letters, digits, - and _"),
+            ));
+        }
+        if obs.log_groups[..i].contains(g) {
+            out.push(problem(
+                &format!("observability.log_groups[{i}]"),
+                format!("`{g}` is listed twice"),
+            ));
+        }
+    }
+    for (i, e) in obs.alert_emails.iter().enumerate() {
+        let ok = e.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.starts_with('.')
+        }) && !e.contains(char::is_whitespace);
+        if !ok {
+            out.push(problem(
+                &format!("observability.alert_emails[{i}]"),
+                format!("`{e}` is not an email address"),
+            ));
+        }
+    }
+    for (name, a) in &obs.alarms {
+        validate_alarm(name, a, out);
+    }
+    let mut names: Vec<&String> = obs.alarms.keys().collect();
+    names.extend(obs.composite_alarms.keys());
+    for (name, c) in &obs.composite_alarms {
+        let base = format!("observability.composite_alarms.{name}");
+        if !is_short_name(name) {
+            out.push(problem(
+                &base,
+                format!("`{name}` must be 1-64 characters of letters, digits, - and _"),
+            ));
+        }
+        if obs.alarms.contains_key(name) {
+            out.push(problem(
+                &base,
+                format!("`{name}` is also the name of a metric alarm"),
+            ));
+        }
+        match alarm_rule_refs(&c.rule) {
+            Ok(refs) if refs.is_empty() => out.push(problem(
+                &format!("{base}.rule"),
+                "names no alarm: write ALARM(<name>), OK(<name>) or INSUFFICIENT_DATA(<name>) joined by AND, OR, NOT",
+            )),
+            Ok(refs) => {
+                for (_, _, r) in refs {
+                    if r == *name || !names.iter().any(|n| **n == r) {
+                        out.push(problem(
+                            &format!("{base}.rule"),
+                            format!(
+                                "`{r}` is not another alarm of this stack; known: {}",
+                                names.iter().filter(|n| **n != name).map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            Err(msg) => out.push(problem(&format!("{base}.rule"), msg)),
+        }
+    }
+    if obs.dashboard && obs.alarms.is_empty() {
+        out.push(problem(
+            "observability.dashboard",
+            "the dashboard shows the metric alarms: declare at least one in observability.alarms",
+        ));
+    }
+    for (name, q) in &obs.queries {
+        let base = format!("observability.queries.{name}");
+        if !is_short_name(name) {
+            out.push(problem(
+                &base,
+                format!("`{name}` must be 1-64 characters of letters, digits, - and _"),
+            ));
+        }
+        if q.query.trim().is_empty() {
+            out.push(problem(&format!("{base}.query"), "is empty"));
+        }
+        if q.log_groups.is_empty() {
+            out.push(problem(&format!("{base}.log_groups"), "names no log group"));
+        }
+        for g in &q.log_groups {
+            if !obs.log_groups.contains(g) {
+                out.push(problem(
+                    &format!("{base}.log_groups"),
+                    format!(
+                        "`{g}` is not in observability.log_groups ({})",
+                        obs.log_groups.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn validate_alarm(name: &str, a: &super::model::AlarmConfig, out: &mut Vec<Problem>) {
+    let base = format!("observability.alarms.{name}");
+    if !is_short_name(name) {
+        out.push(problem(
+            &base,
+            format!("`{name}` must be 1-64 characters of letters, digits, - and _"),
+        ));
+    }
+    for (field, value, allowed) in [
+        (
+            "statistic",
+            &a.statistic,
+            &["SampleCount", "Average", "Sum", "Minimum", "Maximum"][..],
+        ),
+        (
+            "comparison",
+            &a.comparison,
+            &[
+                "GreaterThanThreshold",
+                "GreaterThanOrEqualToThreshold",
+                "LessThanThreshold",
+                "LessThanOrEqualToThreshold",
+            ][..],
+        ),
+        (
+            "treat_missing_data",
+            &a.treat_missing_data,
+            &["breaching", "notBreaching", "ignore", "missing"][..],
+        ),
+    ] {
+        if !allowed.contains(&value.as_str()) {
+            out.push(problem(
+                &format!("{base}.{field}"),
+                format!("`{value}` is not allowed; allowed: {}", allowed.join(", ")),
+            ));
+        }
+    }
+    if a.namespace.trim().is_empty() || a.metric.trim().is_empty() {
+        out.push(problem(
+            &format!("{base}.metric"),
+            "namespace and metric must both be set",
+        ));
+    }
+    if !(a.period_seconds == 10
+        || a.period_seconds == 30
+        || (a.period_seconds >= 60 && a.period_seconds.is_multiple_of(60)))
+    {
+        out.push(problem(
+            &format!("{base}.period_seconds"),
+            format!("{} is not 10, 30 or a multiple of 60", a.period_seconds),
+        ));
+    }
+    if a.evaluation_periods == 0 || a.evaluation_periods * a.period_seconds > 7 * 86_400 {
+        out.push(problem(
+            &format!("{base}.evaluation_periods"),
+            "must be at least 1, and evaluate at most 7 days",
+        ));
+    }
+    if let Some(d) = a.datapoints_to_alarm {
+        if d == 0 || d > a.evaluation_periods {
+            out.push(problem(
+                &format!("{base}.datapoints_to_alarm"),
+                format!(
+                    "{d} must be 1 to evaluation_periods ({})",
+                    a.evaluation_periods
+                ),
+            ));
+        }
+    }
+    if !a.threshold.is_finite() {
+        out.push(problem(
+            &format!("{base}.threshold"),
+            "must be a finite number",
+        ));
     }
 }

@@ -4,7 +4,8 @@ AWS behaviour restored: ``PutCompositeAlarm`` creates a composite alarm that
 ``DescribeAlarms`` lists under ``CompositeAlarms`` with its ``AlarmRule``.
 moto 5.2.5 raises NotImplementedError (HTTP 500) although its
 ``put_metric_alarm`` already stores an ``AlarmRule``; we route the operation
-there (so moto's own protocol handling, incl. smithy-rpc-v2-cbor, applies).
+there (so moto's own awsJson handling applies; smithy-rpc-v2-cbor calls reach it
+through the adapter in ``ironbark_emulator/cbor.py``).
 
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html
 """

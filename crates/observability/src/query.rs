@@ -1,0 +1,272 @@
+//! Saved CloudWatch Logs Insights queries (seed 002), filed in the console under
+//! `<stack>/<env>/`. Query definitions have no tags and no unique names in AWS: Ironbark finds
+//! its own by their deterministic name, updates one in place by id, and deletes duplicates an
+//! interrupted run may have left.
+
+use ironbark_core::naming::NameRule;
+use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
+use ironbark_core::{Context, Event};
+
+use crate::error::ObservabilityError;
+
+const KIND: &str = "Logs Insights query";
+
+/// A desired saved query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerySpec {
+    /// Logical id (`observability/query/errors`).
+    pub logical_id: String,
+    /// Short name; the query is `<stack>/<env>/<name>`.
+    pub name: String,
+    /// The log groups it runs over (full names), sorted.
+    pub log_groups: Vec<String>,
+    /// The query text.
+    pub query: String,
+}
+
+/// A query definition as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedQuery {
+    /// Its id.
+    pub id: String,
+    /// Its log groups, sorted.
+    pub log_groups: Vec<String>,
+    /// Its text.
+    pub query: String,
+}
+
+/// What [`ensure_query`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct QueryOutcome {
+    /// The query's name.
+    pub name: String,
+    /// The change.
+    pub change: ResourceChange,
+}
+
+/// The query's name: `<stack>/<env>/<name>`.
+#[must_use]
+pub fn name_of(ctx: &Context, name: &str) -> String {
+    ctx.physical_name(name, &NameRule::LOG_GROUP)
+}
+
+/// The change for a saved query, given every definition of its name. Pure.
+#[must_use]
+pub fn decide(spec: &QuerySpec, observed: &[ObservedQuery]) -> Change {
+    let Some(first) = observed.first() else {
+        return Change::Create {
+            fields: vec![
+                FieldDiff::set("log_groups", spec.log_groups.join(",")),
+                FieldDiff::set("query", &spec.query),
+            ],
+        };
+    };
+    let mut fields = Vec::new();
+    if first.log_groups != spec.log_groups {
+        fields.push(FieldDiff::new(
+            "log_groups",
+            Some(first.log_groups.join(",")),
+            Some(spec.log_groups.join(",")),
+        ));
+    }
+    if first.query != spec.query {
+        fields.push(FieldDiff::new(
+            "query",
+            Some(&first.query),
+            Some(&spec.query),
+        ));
+    }
+    if observed.len() > 1 {
+        fields.push(FieldDiff::new("copies", Some(observed.len()), Some(1)));
+    }
+    Change::update_if_any(fields)
+}
+
+fn client(ctx: &Context) -> aws_sdk_cloudwatchlogs::Client {
+    crate::log_group::client(ctx)
+}
+
+/// Every definition named exactly `name`, oldest id first.
+///
+/// # Errors
+/// [`ObservabilityError::Aws`] when a call fails.
+pub async fn find(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    name: &str,
+) -> Result<Vec<ObservedQuery>, ObservabilityError> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = logs
+            .describe_query_definitions()
+            .query_definition_name_prefix(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(ObservabilityError::aws("read", KIND, name))?;
+        for q in page.query_definitions() {
+            if q.name() != Some(name) {
+                continue;
+            }
+            let mut groups = q.log_group_names().to_vec();
+            groups.sort();
+            out.push(ObservedQuery {
+                id: q.query_definition_id().unwrap_or_default().to_owned(),
+                log_groups: groups,
+                query: q.query_string().unwrap_or_default().to_owned(),
+            });
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Creates the saved query, or brings its log groups and text to the spec.
+///
+/// # Idempotency
+/// Found by its deterministic name; the first definition found is updated in place and any
+/// further copies (a create whose response was lost and retried) are deleted. A converged
+/// query costs one read and no write.
+///
+/// # Errors
+/// [`ObservabilityError::Aws`] when a call fails.
+pub async fn ensure_query(
+    ctx: &Context,
+    spec: &QuerySpec,
+) -> Result<QueryOutcome, ObservabilityError> {
+    let logs = client(ctx);
+    let name = name_of(ctx, &spec.name);
+    ctx.report(Event::Started {
+        resource: spec.logical_id.clone(),
+    });
+    let _permit = ctx.permit("logs").await;
+    let observed = find(&logs, &name).await?;
+    let change = decide(spec, &observed);
+    if ctx.is_apply() && change.is_change() {
+        let first = observed.first();
+        if first.is_none_or(|f| f.log_groups != spec.log_groups || f.query != spec.query) {
+            logs.put_query_definition()
+                .name(&name)
+                .set_query_definition_id(first.map(|f| f.id.clone()))
+                .set_log_group_names(Some(spec.log_groups.clone()))
+                .query_string(&spec.query)
+                .send()
+                .await
+                .map_err(ObservabilityError::aws("put", KIND, &name))?;
+        }
+        for extra in observed.iter().skip(1) {
+            delete(&logs, &name, &extra.id).await?;
+        }
+    }
+    ctx.report(Event::Done {
+        resource: spec.logical_id.clone(),
+        change: change.clone(),
+    });
+    Ok(QueryOutcome {
+        change: ResourceChange {
+            id: spec.logical_id.clone(),
+            kind: KIND.to_owned(),
+            physical_id: Some(name.clone()),
+            change,
+        },
+        name,
+    })
+}
+
+async fn delete(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    name: &str,
+    id: &str,
+) -> Result<(), ObservabilityError> {
+    match logs
+        .delete_query_definition()
+        .query_definition_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(aws_sdk_cloudwatchlogs::operation::delete_query_definition::DeleteQueryDefinitionError::is_resource_not_found_exception) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(ObservabilityError::aws("delete", KIND, name)(e)),
+    }
+}
+
+/// Deletes every saved query named after `name` (short name) of `logical_id`.
+///
+/// # Idempotency
+/// No definition of that name is a no-op.
+///
+/// # Errors
+/// [`ObservabilityError::Aws`] when a call fails.
+pub async fn destroy_query(
+    ctx: &Context,
+    logical_id: &str,
+    name: &str,
+) -> Result<ResourceChange, ObservabilityError> {
+    let logs = client(ctx);
+    let name = name_of(ctx, name);
+    let observed = find(&logs, &name).await?;
+    let change = if observed.is_empty() {
+        Change::NoOp
+    } else {
+        Change::Delete
+    };
+    if ctx.is_apply() {
+        for q in &observed {
+            delete(&logs, &name, &q.id).await?;
+        }
+    }
+    Ok(ResourceChange {
+        id: logical_id.to_owned(),
+        kind: KIND.to_owned(),
+        physical_id: Some(name),
+        change,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_planned_away_and_text_changes_in_place() {
+        let spec = QuerySpec {
+            logical_id: "observability/query/errors".into(),
+            name: "errors".into(),
+            log_groups: vec!["/s/dev/api".into()],
+            query: "fields @message".into(),
+        };
+        assert!(matches!(decide(&spec, &[]), Change::Create { .. }));
+        let same = ObservedQuery {
+            id: "1".into(),
+            log_groups: spec.log_groups.clone(),
+            query: spec.query.clone(),
+        };
+        assert_eq!(decide(&spec, std::slice::from_ref(&same)), Change::NoOp);
+        let copy = ObservedQuery {
+            id: "2".into(),
+            ..same.clone()
+        };
+        let Change::Update { fields } = decide(&spec, &[same.clone(), copy]) else {
+            panic!("an update");
+        };
+        assert_eq!(fields[0].field, "copies");
+        let edited = ObservedQuery {
+            query: "fields @timestamp".into(),
+            ..same
+        };
+        let Change::Update { fields } = decide(&spec, &[edited]) else {
+            panic!("an update");
+        };
+        assert_eq!(fields[0].field, "query");
+    }
+}
