@@ -111,6 +111,8 @@ fn key_spec(ctx: &Context) -> KeySpec {
         [
             format!("logs.{}.amazonaws.com", ctx.region()),
             "secretsmanager.amazonaws.com".to_owned(),
+            // CloudWatch alarms publish to the alert topic, which this key encrypts.
+            "cloudwatch.amazonaws.com".to_owned(),
         ],
     );
     spec.description = format!("{} {} main key", ctx.stack(), ctx.env());

@@ -3,7 +3,7 @@
 //! topic and its email subscriptions, metric and composite alarms, the dashboard and the saved
 //! queries. Nothing in it waits on AWS, so it finishes while the database is still creating.
 
-use ironbark_core::config::{ObservabilityConfig, StackConfig};
+use ironbark_core::config::StackConfig;
 use ironbark_core::Context;
 use ironbark_observability::alarm::{self, CompositeAlarmSpec, MetricAlarmSpec};
 use ironbark_observability::log_group::{self, LogGroupSpec};
@@ -16,15 +16,38 @@ use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher
 
 /// The observability layer of a stack.
 pub struct Observability {
-    pub cfg: ObservabilityConfig,
+    /// The whole stack (its `observability` section is the layer's), to resolve `${database.*}` references in alarm dimensions.
+    stack: StackConfig,
 }
 
 impl Observability {
     /// The layer for `cfg`.
     pub fn new(cfg: &StackConfig) -> Self {
-        Self {
-            cfg: cfg.observability.clone(),
-        }
+        Self { stack: cfg.clone() }
+    }
+}
+
+/// A dimension value with its `${...}` reference (validated at load time) replaced by the
+/// deterministic physical name of what it names. The names are known before anything
+/// exists, so alarms do not wait for the database layer.
+fn resolve(ctx: &Context, stack: &StackConfig, value: &str) -> String {
+    use ironbark_database::stack::{table_logical_id, CACHE, CLUSTER, INSTANCE};
+    use ironbark_database::{cache, cluster, dynamodb, instance};
+    match ironbark_core::config::dimension_ref(stack, value) {
+        Ok(Some(key)) => match key.as_str() {
+            "database.identifier"
+                if stack.database.engine == ironbark_core::config::DbEngine::AuroraPostgresql =>
+            {
+                cluster::identifier_of(ctx, CLUSTER)
+            }
+            "database.identifier" => instance::identifier_of(ctx, INSTANCE),
+            "database.cache" => cache::replication_group_id_of(ctx, CACHE),
+            other => other.strip_prefix("database.table.").map_or_else(
+                || value.to_owned(),
+                |t| dynamodb::table_name_of(ctx, &table_logical_id(t)),
+            ),
+        },
+        _ => value.to_owned(),
     }
 }
 
@@ -50,7 +73,8 @@ fn physical_rule(ctx: &Context, rule: &str) -> String {
 }
 
 /// The crate's spec from the stack file's section.
-pub fn spec(ctx: &Context, cfg: &ObservabilityConfig, kms: &str) -> ObservabilitySpec {
+pub fn spec(ctx: &Context, stack: &StackConfig, kms: &str) -> ObservabilitySpec {
+    let cfg = &stack.observability;
     let kms = Some(kms.to_owned());
     let metric = |name: &String, a: &ironbark_core::config::AlarmConfig| MetricAlarmSpec {
         logical_id: format!("observability/alarm/{name}"),
@@ -58,7 +82,11 @@ pub fn spec(ctx: &Context, cfg: &ObservabilityConfig, kms: &str) -> Observabilit
         description: a.description.clone(),
         namespace: a.namespace.clone(),
         metric: a.metric.clone(),
-        dimensions: a.dimensions.clone(),
+        dimensions: a
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.clone(), resolve(ctx, stack, v)))
+            .collect(),
         statistic: a.statistic.clone(),
         period_seconds: i32::try_from(a.period_seconds).unwrap_or(i32::MAX),
         evaluation_periods: i32::try_from(a.evaluation_periods).unwrap_or(i32::MAX),
@@ -145,13 +173,13 @@ impl Layer for Observability {
         action: Action,
         _publish: Publisher,
     ) -> LayerFuture {
-        let cfg = self.cfg.clone();
+        let stack = self.stack.clone();
         Box::pin(async move {
             let kms = inputs
                 .get("identity.kms_key_arn")
                 .filter(|v| v.starts_with("arn:"))
                 .map_or_else(|| KNOWN_AFTER_APPLY.to_owned(), str::to_owned);
-            let spec = spec(&ctx, &cfg, &kms);
+            let spec = spec(&ctx, &stack, &kms);
             let mut result = LayerResult::default();
             match action {
                 Action::Converge => {

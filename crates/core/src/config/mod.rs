@@ -22,8 +22,8 @@ pub use model::{
 };
 pub use security::Finding;
 pub use validate::{
-    alarm_rule_refs, parse_key, parse_peer, parse_ports, parse_vpc_cidr, validate, Peer, Problem,
-    LOG_RETENTION_DAYS,
+    alarm_rule_refs, dimension_ref, parse_key, parse_peer, parse_ports, parse_vpc_cidr, validate,
+    Peer, Problem, LOG_RETENTION_DAYS,
 };
 
 /// Environment variables with the `IRONBARK_` prefix that are not configuration keys (the

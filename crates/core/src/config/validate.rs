@@ -1040,7 +1040,7 @@ fn validate_observability(cfg: &StackConfig, out: &mut Vec<Problem>) {
         }
     }
     for (name, a) in &obs.alarms {
-        validate_alarm(name, a, out);
+        validate_alarm(cfg, name, a, out);
     }
     let mut names: Vec<&String> = obs.alarms.keys().collect();
     names.extend(obs.composite_alarms.keys());
@@ -1113,8 +1113,62 @@ fn validate_observability(cfg: &StackConfig, out: &mut Vec<Problem>) {
     }
 }
 
-fn validate_alarm(name: &str, a: &super::model::AlarmConfig, out: &mut Vec<Problem>) {
+/// The references a metric alarm's dimension value may hold, `${...}`, for the names of
+/// resources the stack itself creates: `database.identifier` (the RDS instance or Aurora
+/// cluster), `database.cache` (the Redis replication group), `database.table.<name>`.
+/// Returns the reference's key, or an error naming what is allowed.
+///
+/// # Errors
+/// An unclosed `${`, or a key this stack does not declare.
+pub fn dimension_ref(cfg: &StackConfig, value: &str) -> Result<Option<String>, String> {
+    let Some(start) = value.find("${") else {
+        return Ok(None);
+    };
+    let end = value[start..]
+        .find('}')
+        .map(|e| start + e)
+        .ok_or_else(|| format!("`{value}`: `${{` is not closed by `}}`"))?;
+    if start != 0 || end != value.len() - 1 {
+        return Err(format!(
+            "`{value}`: a reference must be the whole value, like \"${{database.identifier}}\""
+        ));
+    }
+    let key = &value[2..end];
+    let db = &cfg.database;
+    let mut allowed = Vec::new();
+    if db.enabled {
+        allowed.push("database.identifier".to_owned());
+    }
+    if db.cache.enabled {
+        allowed.push("database.cache".to_owned());
+    }
+    allowed.extend(db.tables.keys().map(|t| format!("database.table.{t}")));
+    if allowed.iter().any(|a| a == key) {
+        Ok(Some(key.to_owned()))
+    } else {
+        Err(format!(
+            "`${{{key}}}` names nothing this stack creates; allowed here: {}",
+            if allowed.is_empty() {
+                "(none)".to_owned()
+            } else {
+                allowed.join(", ")
+            }
+        ))
+    }
+}
+
+fn validate_alarm(
+    cfg: &StackConfig,
+    name: &str,
+    a: &super::model::AlarmConfig,
+    out: &mut Vec<Problem>,
+) {
     let base = format!("observability.alarms.{name}");
+    for (dim, value) in &a.dimensions {
+        if let Err(msg) = dimension_ref(cfg, value) {
+            out.push(problem(&format!("{base}.dimensions.{dim}"), msg));
+        }
+    }
     if !is_short_name(name) {
         out.push(problem(
             &base,
