@@ -43,13 +43,32 @@ fn plan_deploy_plan_destroy_with_exit_codes() {
         .as_str()
         .unwrap()
         .starts_with("vpc-"));
+    // The observability layer: alarms notify the topic, and `${database.identifier}` in the
+    // stack file became the instance the database layer created.
+    let topic = outputs["observability.topic_arn"].as_str().unwrap();
+    assert!(topic.starts_with("arn:aws:sns:"), "{outputs}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ctx = crate::emulator_ctx(&rt, stack, "prod");
+    let cw = ironbark_core::sdk_client!(ctx, aws_sdk_cloudwatch);
+    let name = ironbark_observability::alarm::name_of(&ctx, "db-cpu");
+    let alarm = rt
+        .block_on(ironbark_observability::alarm::find(&cw, &name))
+        .unwrap()
+        .expect("the db-cpu alarm exists");
+    assert_eq!(
+        alarm.settings["dimensions"],
+        format!(
+            "DBInstanceIdentifier={}",
+            outputs["database.identifier"].as_str().unwrap()
+        )
+    );
+    assert_eq!(alarm.settings["actions"], topic);
 
     let destroy = ironbark(
         stack,
         &["destroy", "--env", "prod", "--yes", "--allow-protected"],
     );
     assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy));
-    let rt = tokio::runtime::Runtime::new().unwrap();
     assert_eq!(rt.block_on(census(stack)), (0, 0, 0, 0));
 }
 
