@@ -43,6 +43,15 @@ impl TagDiff {
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.remove.is_empty()
     }
+
+    /// The tags to set (key and desired value), for a service's tag-resource call.
+    #[must_use]
+    pub fn to_set(&self) -> Tags {
+        self.set
+            .iter()
+            .map(|(k, _, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 impl Tags {

@@ -48,7 +48,7 @@ pub(crate) async fn apply_tags(
 ) -> Result<(), DatabaseError> {
     let diff = desired.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if !diff.set.is_empty() {
-        let set: Tags = diff.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+        let set = diff.to_set();
         rds.add_tags_to_resource()
             .resource_name(arn)
             .set_tags(Some(rds_tags(&set)))

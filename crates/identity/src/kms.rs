@@ -452,7 +452,7 @@ async fn act(
         }
         let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if !td.set.is_empty() {
-            let set: Tags = td.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+            let set = td.to_set();
             kms.tag_resource()
                 .key_id(&key_id)
                 .set_tags(Some(kms_tags(&set)))

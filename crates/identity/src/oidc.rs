@@ -203,7 +203,7 @@ pub async fn ensure_oidc_provider(
                 }
                 let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 if !td.set.is_empty() {
-                    let set: Tags = td.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+                    let set = td.to_set();
                     iam.tag_open_id_connect_provider()
                         .open_id_connect_provider_arn(&arn)
                         .set_tags(Some(iam_tags(&set)))

@@ -201,7 +201,7 @@ pub async fn ensure_managed_policy(
                 }
                 let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 if !td.set.is_empty() {
-                    let set: Tags = td.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+                    let set = td.to_set();
                     iam.tag_policy()
                         .policy_arn(&arn)
                         .set_tags(Some(iam_tags(&set)))

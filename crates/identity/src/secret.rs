@@ -490,7 +490,7 @@ async fn act(
         }
         let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if !td.set.is_empty() {
-            let set: Tags = td.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+            let set = td.to_set();
             sm.tag_resource()
                 .secret_id(name)
                 .set_tags(Some(sm_tags(&set)))

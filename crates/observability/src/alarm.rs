@@ -112,6 +112,15 @@ fn actions(list: &[String]) -> String {
     v.join(",")
 }
 
+/// An observed alarm's ALARM and OK actions as one setting: Ironbark puts the same list in
+/// both, so a target in either counts.
+fn observed_actions(alarm: &[String], ok: &[String]) -> String {
+    let mut v: Vec<String> = alarm.iter().chain(ok).cloned().collect();
+    v.sort();
+    v.dedup();
+    v.join(",")
+}
+
 /// The settings of a metric alarm spec, as the plan shows them.
 #[must_use]
 pub fn metric_settings(spec: &MetricAlarmSpec) -> BTreeMap<&'static str, String> {
@@ -159,10 +168,6 @@ fn observed_metric(a: &MetricAlarm) -> BTreeMap<&'static str, String> {
         })
         .collect();
     dims.sort();
-    let mut acts: Vec<String> = a.alarm_actions().to_vec();
-    acts.extend(a.ok_actions().iter().cloned());
-    acts.sort();
-    acts.dedup();
     BTreeMap::from([
         (
             "description",
@@ -201,7 +206,10 @@ fn observed_metric(a: &MetricAlarm) -> BTreeMap<&'static str, String> {
             "treat_missing_data",
             a.treat_missing_data().unwrap_or("missing").to_owned(),
         ),
-        ("actions", acts.join(",")),
+        (
+            "actions",
+            observed_actions(a.alarm_actions(), a.ok_actions()),
+        ),
     ])
 }
 
@@ -258,10 +266,6 @@ pub async fn find(
         Some((a.alarm_arn(), observed_metric(a)))
     } else {
         out.composite_alarms().first().map(|c| {
-            let mut acts: Vec<String> = c.alarm_actions().to_vec();
-            acts.extend(c.ok_actions().iter().cloned());
-            acts.sort();
-            acts.dedup();
             (
                 c.alarm_arn(),
                 BTreeMap::from([
@@ -270,7 +274,10 @@ pub async fn find(
                         c.alarm_description().unwrap_or_default().to_owned(),
                     ),
                     ("rule", c.alarm_rule().unwrap_or_default().to_owned()),
-                    ("actions", acts.join(",")),
+                    (
+                        "actions",
+                        observed_actions(c.alarm_actions(), c.ok_actions()),
+                    ),
                 ]),
             )
         })
@@ -349,7 +356,7 @@ where
         };
         let diff = tags.diff(current.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if !diff.set.is_empty() {
-            let set: Tags = diff.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+            let set = diff.to_set();
             cw.tag_resource()
                 .resource_arn(&current.arn)
                 .set_tags(Some(cw_tags(&set)))

@@ -1,7 +1,7 @@
 //! CloudWatch Logs log groups: retention (seed 002: 14/30/90 days) and KMS encryption
 //! (`CKV_AWS_158`) change in place; a group and what it holds are deleted only by destroy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use ironbark_core::naming::NameRule;
@@ -269,7 +269,7 @@ async fn converge(
     }
     let diff = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if !diff.set.is_empty() {
-        let set: HashMap<String, String> = diff.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+        let set = diff.to_set().to_map();
         logs.tag_resource()
             .resource_arn(&obs.arn)
             .set_tags(Some(set))

@@ -362,7 +362,7 @@ async fn converge(
     }
     let diff = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if !diff.set.is_empty() {
-        let set: Tags = diff.set.into_iter().map(|(k, _, v)| (k, v)).collect();
+        let set = diff.to_set();
         sns.tag_resource()
             .resource_arn(&obs.arn)
             .set_tags(Some(sns_tags(&set)))

@@ -96,6 +96,21 @@ impl LogSummary {
             .map(|(k, _)| k.as_str())
             .collect()
     }
+
+    /// How many times each write operation was made since `before` (an earlier summary of
+    /// the same caller); operations not made since are left out.
+    #[must_use]
+    pub fn writes_since(&self, before: &Self) -> BTreeMap<String, u64> {
+        self.by_operation
+            .iter()
+            .filter(|(_, s)| s.class == "write")
+            .map(|(op, s)| {
+                let earlier = before.by_operation.get(op).map_or(0, |b| b.count);
+                (op.clone(), s.count.saturating_sub(earlier))
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
 }
 
 /// The control client.

@@ -66,13 +66,7 @@ impl Harness {
 
 /// The write operations made between two summaries.
 pub fn writes_between(before: &LogSummary, after: &LogSummary) -> Vec<String> {
-    after
-        .by_operation
-        .iter()
-        .filter(|(_, s)| s.class == "write")
-        .filter(|(op, s)| s.count > before.by_operation.get(*op).map_or(0, |b| b.count))
-        .map(|(op, _)| op.clone())
-        .collect()
+    after.writes_since(before).into_keys().collect()
 }
 
 /// Drives `work` until `reached` says the moment to interrupt it has come (asked every

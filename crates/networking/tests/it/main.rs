@@ -119,16 +119,5 @@ pub fn writes_between(
     before: &LogSummary,
     after: &LogSummary,
 ) -> std::collections::BTreeMap<String, u64> {
-    after
-        .by_operation
-        .iter()
-        .filter(|(_, s)| s.class == "write")
-        .map(|(op, s)| {
-            (
-                op.clone(),
-                s.count - before.by_operation.get(op).map_or(0, |b| b.count),
-            )
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect()
+    after.writes_since(before)
 }

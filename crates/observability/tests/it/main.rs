@@ -41,13 +41,7 @@ impl Harness {
 
     /// The write operations made since `before`.
     pub fn writes_since(&self, before: &LogSummary) -> Vec<String> {
-        self.requests()
-            .by_operation
-            .into_iter()
-            .filter(|(_, s)| s.class == "write")
-            .filter(|(op, s)| s.count > before.by_operation.get(op).map_or(0, |b| b.count))
-            .map(|(op, _)| op)
-            .collect()
+        self.requests().writes_since(before).into_keys().collect()
     }
 
     /// A plain client of `sdk` against the emulator with this test's key (for reading back
