@@ -1,4 +1,4 @@
-"""CloudWatch over Smithy RPC v2 CBOR: a CBOR codec and a protocol adapter.
+"""CloudWatch over Smithy RPC v2 CBOR: a protocol adapter driven by botocore's model.
 
 AWS behaviour restored: CloudWatch speaks the Smithy RPC v2 CBOR protocol, and it is
 the only protocol aws-sdk-rust's CloudWatch client (signing name ``monitoring``) knows:
@@ -18,6 +18,12 @@ The adapter rewrites a CBOR request into that form (timestamps as epoch seconds,
 as base64), lets the hooks and moto handle it, and turns moto's JSON answer back into
 CBOR following botocore's model of the operation's output (or error) shape.
 
+The CBOR codec itself (RFC 8949) is the ``cbor2`` package; ``dumps`` and ``loads`` here
+only set it up the way the adapter needs it: every float a double, ``datetime`` as tag 1,
+definite lengths; any tag but the bignums decoded as a plain ``Tag``, a nesting limit,
+no trailing bytes, and lists / dicts / ``None`` where cbor2 builds tuples, frozendicts
+or ``undefined``.
+
 https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html
 https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait
 https://www.rfc-editor.org/rfc/rfc8949.html
@@ -33,11 +39,13 @@ import io
 import json
 import math
 import struct
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import botocore.session
+import cbor2
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from ironbark_emulator.errors import Response, error_response
@@ -50,90 +58,25 @@ MAX_DEPTH = 256
 
 
 # ====================================================================== codec
-class CBORDecodeError(ValueError):
-    """The bytes are not one well-formed CBOR data item."""
+# The codec is cbor2 (RFC 8949), set up to give the adapter plain values: tags stay ``Tag``
+# (its timestamp decoding would round tag 1 to microseconds), floats are always doubles.
+CBORDecodeError = cbor2.CBORDecodeError
+#: A tagged data item (major type 6), e.g. ``Tag(1, 1700000000.5)`` for a timestamp.
+Tag = cbor2.CBORTag
+#: A simple value (major type 7) other than false/true/null/undefined.
+Simple = cbor2.CBORSimpleValue
 
 
-@dataclasses.dataclass(frozen=True)
-class Tag:
-    """A tagged data item (major type 6), e.g. ``Tag(1, 1700000000.5)`` for a timestamp."""
-
-    tag: int
-    value: Any
+def _double(encoder: cbor2.CBOREncoder, value: float) -> None:
+    """Every float as a double (0xfb); cbor2 alone writes NaN and the infinities as halves."""
+    encoder.write(b"\xfb" + struct.pack(">d", value))
 
 
-@dataclasses.dataclass(frozen=True)
-class Simple:
-    """A simple value (major type 7) other than false/true/null/undefined."""
-
-    value: int
+def _bytes(encoder: cbor2.CBOREncoder, value: memoryview) -> None:
+    encoder.encode(bytes(value))  # cbor2 alone writes a memoryview as an array of ints
 
 
-class _Break:
-    """The "break" stop code (0xff) that ends an indefinite-length item."""
-
-
-_BREAK = _Break()
-
-
-def _head(major: int, n: int) -> bytes:
-    """The initial byte(s) of an item of ``major`` type with argument ``n``."""
-    mt = major << 5
-    if n < 24:
-        return bytes([mt | n])
-    if n < 0x100:
-        return bytes([mt | 24, n])
-    if n < 0x10000:
-        return bytes([mt | 25]) + struct.pack(">H", n)
-    if n < 0x100000000:
-        return bytes([mt | 26]) + struct.pack(">I", n)
-    return bytes([mt | 27]) + struct.pack(">Q", n)
-
-
-def _encode(obj: Any, out: io.BytesIO) -> None:
-    if obj is None:
-        out.write(b"\xf6")
-    elif obj is True:
-        out.write(b"\xf5")
-    elif obj is False:
-        out.write(b"\xf4")
-    elif isinstance(obj, int):
-        if 0 <= obj < 2**64:
-            out.write(_head(0, obj))
-        elif -(2**64) <= obj < 0:
-            out.write(_head(1, -1 - obj))
-        else:  # bignum (tags 2 / 3)
-            n = obj if obj >= 0 else -1 - obj
-            _encode(Tag(2 if obj >= 0 else 3, n.to_bytes((n.bit_length() + 7) // 8, "big")), out)
-    elif isinstance(obj, float):
-        out.write(b"\xfb" + struct.pack(">d", obj))
-    elif isinstance(obj, str):
-        data = obj.encode("utf-8")
-        out.write(_head(3, len(data)) + data)
-    elif isinstance(obj, (bytes, bytearray, memoryview)):
-        data = bytes(obj)
-        out.write(_head(2, len(data)) + data)
-    elif isinstance(obj, (list, tuple)):
-        out.write(_head(4, len(obj)))
-        for item in obj:
-            _encode(item, out)
-    elif isinstance(obj, dict):
-        out.write(_head(5, len(obj)))
-        for key, value in obj.items():
-            _encode(key, out)
-            _encode(value, out)
-    elif isinstance(obj, Tag):
-        out.write(_head(6, obj.tag))
-        _encode(obj.value, out)
-    elif isinstance(obj, datetime):
-        _encode(Tag(1, _epoch_number(_aware(obj).timestamp())), out)
-    elif isinstance(obj, Simple):
-        if obj.value < 24:
-            out.write(bytes([0xE0 | obj.value]))
-        else:
-            out.write(bytes([0xF8, obj.value]))
-    else:
-        raise TypeError(f"cannot encode {type(obj).__name__} as CBOR")
+_ENCODERS = {float: _double, memoryview: _bytes}
 
 
 def dumps(obj: Any) -> bytes:
@@ -141,141 +84,59 @@ def dumps(obj: Any) -> bytes:
 
     Definite lengths throughout; ``float`` is always a double (0xfb), since Smithy
     decoders accept any float width for a ``double`` member but never an integer;
-    ``datetime`` becomes tag 1 with epoch seconds; ``Tag`` and ``Simple`` pass through.
+    ``datetime`` becomes tag 1 with epoch seconds (an int when whole; naive means UTC);
+    ``Tag`` and ``Simple`` pass through.
     """
-    out = io.BytesIO()
-    _encode(obj, out)
-    return out.getvalue()
+    return cbor2.dumps(obj, datetime_as_timestamp=True, timezone=timezone.utc, encoders=_ENCODERS)
 
 
-class _Decoder:
-    def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-        self.pos = 0
+def _tag(tag: int, value: Any) -> Any:
+    if tag in (2, 3) and isinstance(value, bytes):  # bignums
+        big = int.from_bytes(value, "big")
+        return big if tag == 2 else -1 - big
+    return Tag(tag, value)  # also a bignum tag around anything but a byte string
 
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise CBORDecodeError(f"truncated CBOR at offset {self.pos}")
-        chunk = bytes(self.data[self.pos:self.pos + n])
-        self.pos += n
-        return chunk
 
-    def argument(self, info: int) -> int | None:
-        """The argument of the head; None for an indefinite length (31)."""
-        if info < 24:
-            return info
-        if info == 24:
-            return self.take(1)[0]
-        if info == 25:
-            return int(struct.unpack(">H", self.take(2))[0])
-        if info == 26:
-            return int(struct.unpack(">I", self.take(4))[0])
-        if info == 27:
-            return int(struct.unpack(">Q", self.take(8))[0])
-        if info == 31:
-            return None
-        raise CBORDecodeError(f"reserved additional information {info} at offset {self.pos - 1}")
+class _RawTags(dict):  # type: ignore[type-arg]
+    """cbor2's ``semantic_decoders``: every tag but a bignum comes back as ``Tag`` (no
+    datetimes, sets, shared or string references built from client input)."""
 
-    def chunks(self, major: int) -> bytes:
-        """Concatenate the definite-length chunks of an indefinite byte/text string."""
-        parts: list[bytes] = []
-        while True:
-            start = self.pos
-            initial = self.take(1)[0]
-            if initial == 0xFF:
-                return b"".join(parts)
-            if initial >> 5 != major or (initial & 0x1F) == 31:
-                raise CBORDecodeError(f"bad chunk in indefinite-length string at offset {start}")
-            n = self.argument(initial & 0x1F)
-            assert n is not None
-            parts.append(self.take(n))
+    def __missing__(self, tag: int) -> Any:
+        return lambda value, immutable: _tag(tag, value)
 
-    def item(self, depth: int = 0, allow_break: bool = False) -> Any:
-        if depth > MAX_DEPTH:
-            raise CBORDecodeError("CBOR nested too deeply")
-        start = self.pos
-        initial = self.take(1)[0]
-        major, info = initial >> 5, initial & 0x1F
-        if major == 7:
-            return self.simple(info, start, allow_break)
-        n = self.argument(info)
-        if major == 0:
-            if n is None:
-                raise CBORDecodeError(f"indefinite-length integer at offset {start}")
-            return n
-        if major == 1:
-            if n is None:
-                raise CBORDecodeError(f"indefinite-length integer at offset {start}")
-            return -1 - n
-        if major == 2:
-            return self.chunks(2) if n is None else self.take(n)
-        if major == 3:
-            raw = self.chunks(3) if n is None else self.take(n)
+
+_RAW_TAGS = _RawTags()
+
+
+def _plain(obj: Any) -> Any:
+    """Lists and dicts where cbor2 built tuples and frozendicts (map keys); undefined -> None."""
+    if obj is cbor2.undefined:
+        return None
+    if isinstance(obj, (list, tuple)):
+        return [_plain(item) for item in obj]
+    if isinstance(obj, Mapping):
+        mapping: dict[Any, Any] = {}
+        for key, value in obj.items():
+            value = _plain(value)
             try:
-                return raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise CBORDecodeError(f"invalid UTF-8 in text string at offset {start}") from exc
-        if major == 4:
-            items: list[Any] = []
-            if n is None:
-                while (value := self.item(depth + 1, allow_break=True)) is not _BREAK:
-                    items.append(value)
-            else:
-                for _ in range(n):
-                    items.append(self.item(depth + 1))
-            return items
-        if major == 5:
-            mapping: dict[Any, Any] = {}
-            count = 0
-            while n is None or count < n:
-                key = self.item(depth + 1, allow_break=n is None)
-                if key is _BREAK:
-                    break
-                try:
-                    mapping[key] = self.item(depth + 1)
-                except TypeError as exc:  # unhashable key (array / map)
-                    raise CBORDecodeError(f"unsupported map key type at offset {start}") from exc
-                count += 1
-            return mapping
-        # major 6: tag
-        if n is None:
-            raise CBORDecodeError(f"indefinite-length tag at offset {start}")
-        value = self.item(depth + 1)
-        if n in (2, 3) and isinstance(value, bytes):  # bignums
-            big = int.from_bytes(value, "big")
-            return big if n == 2 else -1 - big
-        return Tag(n, value)
-
-    def simple(self, info: int, start: int, allow_break: bool) -> Any:
-        if info == 20:
-            return False
-        if info == 21:
-            return True
-        if info in (22, 23):  # null, undefined
-            return None
-        if info < 20:
-            return Simple(info)
-        if info == 24:
-            return Simple(self.take(1)[0])
-        if info == 25:
-            return float(struct.unpack(">e", self.take(2))[0])
-        if info == 26:
-            return float(struct.unpack(">f", self.take(4))[0])
-        if info == 27:
-            return float(struct.unpack(">d", self.take(8))[0])
-        if info == 31 and allow_break:
-            return _BREAK
-        raise CBORDecodeError(f"unexpected simple/break byte 0x{0xE0 | info:02x} at offset {start}")
+                mapping[_plain(key)] = value
+            except (TypeError, RuntimeError) as exc:  # unhashable key (array / map)
+                raise CBORDecodeError("unsupported map key type") from exc
+        return mapping
+    if isinstance(obj, Tag):
+        return Tag(obj.tag, _plain(obj.value))
+    return obj
 
 
 def loads(data: bytes) -> Any:
     """Decode exactly one CBOR data item (all major types, indefinite lengths, half/single/
     double floats).  Tags other than the bignums 2/3 come back as ``Tag``."""
-    dec = _Decoder(bytes(data))
-    value = dec.item()
-    if dec.pos != len(dec.data):
-        raise CBORDecodeError(f"{len(dec.data) - dec.pos} trailing bytes after the CBOR item")
-    return value
+    raw = bytes(data)
+    fp = io.BytesIO(raw)
+    value = cbor2.CBORDecoder(fp, semantic_decoders=_RAW_TAGS, max_depth=MAX_DEPTH).decode()
+    if fp.tell() != len(raw):  # cbor2 seeks back past what it read ahead
+        raise CBORDecodeError(f"{len(raw) - fp.tell()} trailing bytes after the CBOR item")
+    return _plain(value)
 
 
 # ============================================================ value helpers

@@ -2,7 +2,7 @@
 
 Requests are built with botocore's own ``RpcV2CBORSerializer`` and signed with SigV4
 (scope ``monitoring``), answers read with its ``RpcV2CBORParser``; plus unit tests of
-the CBOR codec in ``ironbark_emulator/cbor.py``.
+the CBOR codec (cbor2, set up by ``dumps``/``loads`` in ``ironbark_emulator/cbor.py``).
 """
 
 from __future__ import annotations
@@ -113,6 +113,30 @@ def test_cbor_codec_special_cases() -> None:
             cbor.loads(bytes.fromhex(bad))
     with pytest.raises(cbor.CBORDecodeError):
         cbor.loads(b"\x81" * (cbor.MAX_DEPTH + 5) + b"\x00")
+
+
+def test_cbor_codec_setup_over_cbor2() -> None:
+    """Where cbor2's defaults differ from what the adapter needs, ``dumps``/``loads`` override them."""
+    assert cbor.dumps(math.nan) == bytes.fromhex("fb7ff8000000000000")  # cbor2 alone: half float f97e00
+    assert cbor.dumps([math.inf, -math.inf]) == bytes.fromhex("82fb7ff0000000000000fbfff0000000000000")
+    assert cbor.dumps(datetime(2024, 1, 1)) == bytes.fromhex("c11a65920080")  # tag 1, naive is UTC
+    assert cbor.dumps(memoryview(b"ab")) == b"\x42ab" and cbor.dumps(bytearray(b"ab")) == b"\x42ab"
+    assert cbor.dumps((1, "a")) == b"\x82\x01\x61a" and cbor.dumps({"a": [1]}) == b"\xa1\x61a\x81\x01"
+    precise = 1704067200.1234567  # finer than a datetime's microseconds: tag 1 stays a number
+    assert cbor.loads(cbor.dumps(cbor.Tag(1, precise))).value == precise
+    assert cbor.loads(bytes.fromhex("c074323031332d30332d32315432303a30343a30305a")) == \
+        cbor.Tag(0, "2013-03-21T20:04:00Z")  # RFC 8949 appendix A, not a datetime
+    for raw, tag in (("d9d9f7a0", 55799), ("d81c8101", 28), ("d81d00", 29), ("d901008100", 256),
+                     ("d9010280", 258), ("d818456449455446", 24), ("c482211901f4", 4)):
+        value = cbor.loads(bytes.fromhex(raw))  # self-described, shared / string refs, set, decimal
+        assert isinstance(value, cbor.Tag) and value.tag == tag
+    assert cbor.loads(bytes.fromhex("c2f6")) == cbor.Tag(2, None)  # a bignum tag around a non-byte string
+    decoded = cbor.loads(bytes.fromhex("83f7d82a820102bf61619f01ffff"))
+    assert decoded == [None, cbor.Tag(42, [1, 2]), {"a": [1]}]
+    assert type(decoded[1].value) is list and type(decoded[2]) is dict and type(decoded[2]["a"]) is list
+    for bad in ("f818", "f800", "a1d82a810101", "a1a00101"):  # two-byte simple < 32 (RFC 8949 3.3); keys
+        with pytest.raises(cbor.CBORDecodeError):
+            cbor.loads(bytes.fromhex(bad))
 
 
 def test_cbor_output_follows_the_model() -> None:
