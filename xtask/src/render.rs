@@ -101,6 +101,8 @@ fn describe(change: &Change, planning: bool) -> &'static str {
         (Change::Delete, false) => "deleted",
         (Change::Delete, true) => "to delete",
         (Change::Refused { .. }, _) => "refused",
+        (Change::InProgress { .. }, false) => "ready",
+        (Change::InProgress { .. }, true) => "in progress",
     }
 }
 

@@ -9,6 +9,9 @@
 //! - [`naming`]: deterministic physical names and client tokens; [`cidr`]: subnet carving.
 //! - [`retry`] and [`wait`]: bounded eventual-consistency retries and status waiters.
 //! - [`report`]: progress events.
+//! - [`reconcile`]: the one way a resource converges (the `Resource` trait and its driver),
+//!   the AWS error shape every domain wraps, and error messages for people.
+//! - [`known`]: the one placeholder for values known only after apply.
 //! - [`lock`]: the deploy lock (one deploy or destroy per stack and environment at a time).
 //!
 //! ```no_run
@@ -26,10 +29,12 @@ pub mod config;
 mod context;
 mod error;
 pub mod guard;
+pub mod known;
 pub mod lock;
 pub mod naming;
 pub mod ops;
 pub mod plan;
+pub mod reconcile;
 pub mod recorder;
 pub mod report;
 pub mod retry;
@@ -39,6 +44,7 @@ pub mod wait;
 pub use context::{Context, ContextBuilder, DEFAULT_CONCURRENCY};
 pub use error::{BoxedSdkError, CoreError};
 pub use guard::Mode;
+pub use known::{Known, KNOWN_AFTER_APPLY};
 pub use plan::{Change, FieldDiff, Plan, ResourceChange};
 pub use report::{Event, Reporter, SharedReporter};
 pub use tags::Tags;

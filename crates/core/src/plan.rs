@@ -87,6 +87,14 @@ pub enum Change {
     },
     /// Delete the resource.
     Delete,
+    /// Nothing to change, but the resource is not usable yet: AWS reports a transitional
+    /// status (`creating`, `modifying`, `pending`, ...), e.g. after an interrupted run. A
+    /// deploy waits for it; a plan lists it and exits 2, so no run reports a stack "up to
+    /// date" while a resource of it is still on its way.
+    InProgress {
+        /// The status AWS reports.
+        status: String,
+    },
 }
 
 impl Change {
@@ -94,6 +102,29 @@ impl Change {
     #[must_use]
     pub fn is_change(&self) -> bool {
         !matches!(self, Self::NoOp)
+    }
+
+    /// True for the changes that make write calls (create, update, delete); a resource in
+    /// progress is only waited for.
+    #[must_use]
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Self::Create { .. } | Self::Update { .. } | Self::Delete
+        )
+    }
+
+    /// This change, or [`Change::InProgress`] when there is nothing to change but AWS reports
+    /// the resource in the transitional `status` (`None`: it is usable). For kinds with a
+    /// hand-written ensure; the reconcile driver does this for every [`crate::reconcile::Resource`].
+    #[must_use]
+    pub fn or_in_progress(self, status: Option<&str>) -> Self {
+        match (self, status) {
+            (Self::NoOp, Some(status)) => Self::InProgress {
+                status: status.to_owned(),
+            },
+            (change, _) => change,
+        }
     }
 
     /// The one-character symbol of the change in the human rendering.
@@ -105,6 +136,16 @@ impl Change {
             Self::Update { .. } => '~',
             Self::Refused { .. } => '!',
             Self::Delete => '-',
+            Self::InProgress { .. } => '*',
+        }
+    }
+
+    /// A refusal of a change to `field`, with why and what the user can do.
+    #[must_use]
+    pub fn refused(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Refused {
+            field: field.into(),
+            reason: reason.into(),
         }
     }
 
@@ -145,6 +186,8 @@ pub struct PlanSummary {
     pub delete: usize,
     /// Changes refused (replacement of a stateful resource).
     pub refused: usize,
+    /// Resources with nothing to change that AWS reports as still in progress.
+    pub in_progress: usize,
     /// Resources already converged.
     pub unchanged: usize,
 }
@@ -178,12 +221,14 @@ impl Plan {
                 Change::Update { .. } => s.update += 1,
                 Change::Delete => s.delete += 1,
                 Change::Refused { .. } => s.refused += 1,
+                Change::InProgress { .. } => s.in_progress += 1,
             }
         }
         s
     }
 
-    /// True when at least one resource would change (refusals included).
+    /// True when at least one resource would change (refusals included) or is still in
+    /// progress in AWS (a deploy has to wait for it).
     #[must_use]
     pub fn has_changes(&self) -> bool {
         self.resources.iter().any(|r| r.change.is_change())
@@ -218,14 +263,25 @@ impl Plan {
                 Change::Refused { field, reason } => {
                     let _ = writeln!(out, "    {field}: refused: {reason}");
                 }
+                Change::InProgress { status } => {
+                    let _ = writeln!(
+                        out,
+                        "    status: {status} (in progress: deploy waits for it)"
+                    );
+                }
                 Change::NoOp | Change::Delete => {}
             }
         }
         let s = self.summary();
         if self.has_changes() {
+            let in_progress = if s.in_progress > 0 {
+                format!(", {} in progress", s.in_progress)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "Plan: {} to create, {} to update, {} to delete, {} refused ({} unchanged).",
+                "Plan: {} to create, {} to update, {} to delete, {} refused{in_progress} ({} unchanged).",
                 s.create, s.update, s.delete, s.refused, s.unchanged
             );
         } else {
@@ -314,6 +370,30 @@ mod tests {
             plan.to_json()["resources"][0]["fields"][0]["old"],
             serde_json::Value::Null
         );
+    }
+
+    #[test]
+    fn a_resource_in_progress_is_a_change_with_its_own_line() {
+        let mut plan = Plan::default();
+        plan.push(rc("a", Change::NoOp));
+        plan.push(rc(
+            "db",
+            Change::InProgress {
+                status: "creating".into(),
+            },
+        ));
+        assert!(plan.has_changes());
+        assert_eq!(plan.summary().in_progress, 1);
+        let text = plan.render_human();
+        assert!(
+            text.contains("* subnet db\n    status: creating (in progress: deploy waits for it)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Plan: 0 to create, 0 to update, 0 to delete, 0 refused, 1 in progress (1 unchanged)."),
+            "{text}"
+        );
+        assert_eq!(plan.to_json()["resources"][1]["action"], "in_progress");
     }
 
     #[test]

@@ -1036,7 +1036,12 @@ pub async fn ensure_redis(ctx: &Context, spec: &RedisSpec) -> Result<RedisOutcom
         }
     }
     let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &subnet.name, &tags, observed.as_ref());
+    let change = decide(spec, &subnet.name, &tags, observed.as_ref()).or_in_progress(
+        observed
+            .as_ref()
+            .map(|o| o.status.as_str())
+            .filter(|s| *s != "available"),
+    );
     let mut current = observed.clone();
     if let Change::Refused { field, reason } = &change {
         if ctx.is_apply() {
@@ -1048,7 +1053,7 @@ pub async fn ensure_redis(ctx: &Context, spec: &RedisSpec) -> Result<RedisOutcom
         }
     } else if ctx.is_apply() {
         let busy = observed.as_ref().is_some_and(|o| o.status != "available");
-        match (&observed, change.is_change()) {
+        match (&observed, change.writes()) {
             (None, _) => {
                 create(ctx, &ec, spec, &subnet.name, &id, &tags).await?;
                 current = Some(wait_available(ctx, &spec.logical_id, &id).await?);

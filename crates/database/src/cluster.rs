@@ -466,14 +466,19 @@ pub async fn ensure_cluster(
         rds::check_found(ctx, KIND, &id, &spec.logical_id, &obs.tags, &obs.status)?;
     }
     let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
+    let change = decide(spec, &tags, observed.as_ref()).or_in_progress(
+        observed
+            .as_ref()
+            .map(|o| o.status.as_str())
+            .filter(|s| *s != "available"),
+    );
     let mut current = observed.clone();
     rds::refuse_in_apply(ctx, KIND, &id, &change)?;
     if ctx.is_apply() && !matches!(change, Change::Refused { .. }) {
         let busy = observed.as_ref().is_some_and(|o| o.status != "available");
         match &observed {
             None => create(ctx, &client, spec, &id, &tags).await?,
-            Some(obs) if change.is_change() => {
+            Some(obs) if change.writes() => {
                 if busy {
                     wait(ctx, &spec.logical_id, &id, false).await?;
                 }
@@ -482,7 +487,7 @@ pub async fn ensure_cluster(
             }
             Some(_) => {}
         }
-        if observed.is_none() || change.is_change() || busy {
+        if observed.is_none() || change.writes() || busy {
             current = wait(ctx, &spec.logical_id, &id, false).await?;
         }
     }

@@ -968,6 +968,18 @@ async fn wait_gone(ctx: &Context, logical_id: &str, name: &str) -> Result<(), Da
     })
 }
 
+/// The status of a table still on its way (the table, or one of its indexes, not yet
+/// `ACTIVE`), or `None` when it is usable.
+fn busy_status(obs: &ObservedTable) -> Option<String> {
+    if obs.status != TableStatus::Active.as_str() {
+        return Some(obs.status.clone());
+    }
+    obs.global_secondary_indexes
+        .iter()
+        .find(|g| g.status != IndexStatus::Active.as_str())
+        .map(|g| format!("index {} {}", g.name, g.status))
+}
+
 /// Creates the table, or brings billing, indexes, TTL, point-in-time recovery, encryption,
 /// deletion protection and tags to the spec in place, waiting for the table (and each index)
 /// to be `ACTIVE` between steps.
@@ -1028,7 +1040,8 @@ pub async fn ensure_table(ctx: &Context, spec: &TableSpec) -> Result<TableOutcom
         }
     }
     let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
+    let change = decide(spec, &tags, observed.as_ref())
+        .or_in_progress(observed.as_ref().and_then(busy_status).as_deref());
     let mut arn = observed.as_ref().map(|o| o.arn.clone());
     let mut stream_arn = observed.as_ref().and_then(|o| o.stream_arn.clone());
     if let Change::Refused { field, reason } = &change {
@@ -1050,12 +1063,7 @@ pub async fn ensure_table(ctx: &Context, spec: &TableSpec) -> Result<TableOutcom
                     .ok_or_else(|| DatabaseError::missing(KIND, &name, "table after creation"))?
             }
         };
-        let busy = obs.status != TableStatus::Active.as_str()
-            || obs
-                .global_secondary_indexes
-                .iter()
-                .any(|g| g.status != IndexStatus::Active.as_str());
-        if busy {
+        if busy_status(&obs).is_some() {
             wait_active(ctx, &spec.logical_id, &name).await?;
         }
         update(ctx, &ddb, spec, &obs, &tags).await?;

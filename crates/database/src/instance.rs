@@ -646,7 +646,14 @@ pub(crate) async fn ensure_instance_with(
         rds::check_found(ctx, KIND, &id, &spec.logical_id, &obs.tags, &obs.status)?;
     }
     let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
+    // Nothing to change but still on its way (an interrupted run): planned as in progress,
+    // so the deploy goes on to wait for it.
+    let change = decide(spec, &tags, observed.as_ref()).or_in_progress(
+        observed
+            .as_ref()
+            .map(|o| o.status.as_str())
+            .filter(|s| *s != "available"),
+    );
     let mut current = observed.clone();
     rds::refuse_in_apply(ctx, KIND, &id, &change)?;
     if !ctx.is_apply() || observed.is_some() || matches!(change, Change::Refused { .. }) {
@@ -654,7 +661,7 @@ pub(crate) async fn ensure_instance_with(
     }
     if ctx.is_apply() && !matches!(change, Change::Refused { .. }) {
         let busy = observed.as_ref().is_some_and(|o| o.status != "available");
-        match (&observed, change.is_change()) {
+        match (&observed, change.writes()) {
             (None, _) => {
                 create(ctx, &client, spec, &id, &tags).await?;
                 signal();

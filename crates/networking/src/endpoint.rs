@@ -346,7 +346,12 @@ pub async fn ensure_interface_endpoint(
             Some(_) => observe_interface(ctx, &spec.logical_id).await?,
             None => None,
         };
-        let change = decide_interface(spec, &service_name, observed.as_ref());
+        let change = decide_interface(spec, &service_name, observed.as_ref()).or_in_progress(
+            observed
+                .as_ref()
+                .map(|o| o.state.as_str())
+                .filter(|s| !s.eq_ignore_ascii_case("available")),
+        );
         let mut id = observed.as_ref().map(|o| o.id.clone());
         let subnets: Vec<String> = spec.subnets.iter().flatten().cloned().collect();
         let groups: Vec<String> = spec.security_groups.iter().flatten().cloned().collect();
@@ -381,7 +386,7 @@ pub async fn ensure_interface_endpoint(
                         .and_then(|e| e.vpc_endpoint_id())
                         .map(str::to_owned);
                 }
-                Some(o) if change.is_change() => {
+                Some(o) if change.writes() => {
                     let diff =
                         |want: &[String], have: &BTreeSet<String>| -> (Vec<String>, Vec<String>) {
                             let want: BTreeSet<String> = want.iter().cloned().collect();

@@ -188,7 +188,12 @@ pub async fn ensure_nat_gateway(
             .cloned()
             .collect();
         let current = ec2::at_most_one(&spec.logical_id, mine, |n| n.id.clone())?;
-        let change = decide(subnet_id, current.as_ref());
+        let change = decide(subnet_id, current.as_ref()).or_in_progress(
+            current
+                .as_ref()
+                .map(|n| n.state.as_str())
+                .filter(|s| *s != "available"),
+        );
         let mut id = current.as_ref().map(|n| n.id.clone());
         if let (true, Some(subnet)) = (ctx.is_apply(), subnet_id) {
             let ec2 = ec2::client(ctx);

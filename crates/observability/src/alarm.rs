@@ -10,7 +10,9 @@ use aws_sdk_cloudwatch::types::{
 };
 use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
-use ironbark_core::{Context, Event, Tags};
+use ironbark_core::reconcile::{self, AwsError, Converged, Diff, Resource, Status};
+use ironbark_core::tags::TagDiff;
+use ironbark_core::{Context, Tags};
 
 use crate::error::ObservabilityError;
 
@@ -213,6 +215,64 @@ fn observed_metric(a: &MetricAlarm) -> BTreeMap<&'static str, String> {
     ])
 }
 
+/// What differs for an alarm. The puts are upserts of the whole definition, so any setting
+/// that differs means one put; tags, which the puts ignore on update, are set and removed
+/// one by one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlarmDiff {
+    /// The alarm does not exist.
+    pub create: bool,
+    /// The settings that differ (all of them for a create), as the plan shows them.
+    pub settings: Vec<FieldDiff>,
+    /// Tags to set and remove.
+    pub tags: TagDiff,
+    tag_fields: Vec<FieldDiff>,
+}
+
+impl Diff for AlarmDiff {
+    fn is_empty(&self) -> bool {
+        !self.create && self.settings.is_empty() && self.tags.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        self.settings
+            .iter()
+            .chain(&self.tag_fields)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The diff for an alarm, from its desired and observed settings. Pure.
+#[must_use]
+pub fn diff(
+    desired: &BTreeMap<&'static str, String>,
+    tags: &Tags,
+    observed: Option<&ObservedAlarm>,
+) -> AlarmDiff {
+    let Some(obs) = observed else {
+        return AlarmDiff {
+            create: true,
+            settings: desired
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| FieldDiff::set(*k, v))
+                .collect(),
+            ..AlarmDiff::default()
+        };
+    };
+    AlarmDiff {
+        create: false,
+        settings: desired
+            .iter()
+            .filter(|(k, v)| obs.settings.get(*k) != Some(*v))
+            .map(|(k, v)| FieldDiff::new(*k, obs.settings.get(k), Some(v)))
+            .collect(),
+        tags: tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        tag_fields: tags.field_diffs(&obs.tags),
+    }
+}
+
 /// The change for an alarm, from its desired and observed settings. Pure.
 #[must_use]
 pub fn decide(
@@ -220,22 +280,11 @@ pub fn decide(
     tags: &Tags,
     observed: Option<&ObservedAlarm>,
 ) -> Change {
-    let Some(obs) = observed else {
-        return Change::Create {
-            fields: desired
-                .iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| FieldDiff::set(*k, v))
-                .collect(),
-        };
-    };
-    let mut fields: Vec<FieldDiff> = desired
-        .iter()
-        .filter(|(k, v)| obs.settings.get(*k) != Some(*v))
-        .map(|(k, v)| FieldDiff::new(*k, obs.settings.get(k), Some(v)))
-        .collect();
-    fields.extend(tags.field_diffs(&obs.tags));
-    Change::update_if_any(fields)
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(desired, tags, observed),
+        &Status::Ready,
+    )
 }
 
 pub(crate) fn client(ctx: &Context) -> aws_sdk_cloudwatch::Client {
@@ -261,7 +310,7 @@ pub async fn find(
         .alarm_types(AlarmType::CompositeAlarm)
         .send()
         .await
-        .map_err(ObservabilityError::aws("read", METRIC, name))?;
+        .map_err(AwsError::map("read", METRIC, name))?;
     let found = if let Some(a) = out.metric_alarms().first() {
         Some((a.alarm_arn(), observed_metric(a)))
     } else {
@@ -297,7 +346,7 @@ pub async fn find(
         .resource_arn(&arn)
         .send()
         .await
-        .map_err(ObservabilityError::aws("read the tags of", METRIC, name))?;
+        .map_err(AwsError::map("read the tags of", METRIC, name))?;
     Ok(Some(ObservedAlarm {
         arn,
         settings,
@@ -309,85 +358,211 @@ pub async fn find(
     }))
 }
 
-/// Observes, decides, and (when applying) acts with `put`, which writes the alarm's whole
-/// definition; then reconciles tags and returns the outcome.
-async fn ensure_alarm<F, Fut>(
+/// Acts on an alarm's diff: `put` (the whole definition) when a setting differs, then the
+/// tags. Returns the alarm's ARN.
+async fn apply_alarm(
     ctx: &Context,
     kind: &'static str,
-    logical_id: &str,
-    name: String,
-    desired: BTreeMap<&'static str, String>,
-    put: F,
-) -> Result<AlarmOutcome, ObservabilityError>
-where
-    F: FnOnce(aws_sdk_cloudwatch::Client, String, Vec<Tag>) -> Fut,
-    Fut: std::future::Future<Output = Result<(), ObservabilityError>>,
-{
+    name: &str,
+    tags: &Tags,
+    observed: Option<&ObservedAlarm>,
+    diff: &AlarmDiff,
+    put: impl std::future::Future<Output = Result<(), ObservabilityError>>,
+) -> Result<String, ObservabilityError> {
     let cw = client(ctx);
-    ctx.report(Event::Started {
-        resource: logical_id.to_owned(),
-    });
-    let _permit = ctx.permit("cloudwatch").await;
-    let tags = ctx.tags_for(logical_id);
-    let observed = find(&cw, &name).await?;
-    if let Some(obs) = &observed {
-        if !tags.marks(&obs.tags) {
-            return Err(ObservabilityError::foreign(kind, &name, logical_id));
-        }
+    if diff.create || !diff.settings.is_empty() {
+        put.await?;
     }
-    let change = decide(&desired, &tags, observed.as_ref());
-    let mut arn = observed.as_ref().map(|o| o.arn.clone());
-    if ctx.is_apply() && change.is_change() {
-        let settings_differ = observed
-            .as_ref()
-            .is_none_or(|o| desired.iter().any(|(k, v)| o.settings.get(k) != Some(v)));
-        if settings_differ {
-            put(cw.clone(), name.clone(), cw_tags(&tags)).await?;
-        }
-        let current = match observed {
-            Some(o) => o,
-            None => find(&cw, &name)
+    let (arn, tag_diff) = match observed {
+        Some(o) => (o.arn.clone(), diff.tags.clone()),
+        None => {
+            // Created with its tags; a concurrent run's alarm may carry others.
+            let current = find(&cw, name)
                 .await?
                 .ok_or_else(|| ObservabilityError::Missing {
                     kind,
-                    name: name.clone(),
+                    name: name.to_owned(),
                     what: "alarm after putting it",
-                })?,
-        };
-        let diff = tags.diff(current.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if !diff.set.is_empty() {
-            let set = diff.to_set();
-            cw.tag_resource()
-                .resource_arn(&current.arn)
-                .set_tags(Some(cw_tags(&set)))
-                .send()
-                .await
-                .map_err(ObservabilityError::aws("tag", kind, &name))?;
+                })?;
+            let tag_diff = tags.diff(current.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            (current.arn, tag_diff)
         }
-        if !diff.remove.is_empty() {
-            cw.untag_resource()
-                .resource_arn(&current.arn)
-                .set_tag_keys(Some(diff.remove))
-                .send()
-                .await
-                .map_err(ObservabilityError::aws("untag", kind, &name))?;
-        }
-        arn = Some(current.arn);
+    };
+    if !tag_diff.set.is_empty() {
+        cw.tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(cw_tags(&tag_diff.to_set())))
+            .send()
+            .await
+            .map_err(AwsError::map("tag", kind, name))?;
     }
-    ctx.report(Event::Done {
-        resource: logical_id.to_owned(),
-        change: change.clone(),
-    });
-    Ok(AlarmOutcome {
-        arn,
-        change: ResourceChange {
-            id: logical_id.to_owned(),
-            kind: kind.to_owned(),
-            physical_id: Some(name.clone()),
-            change,
-        },
+    if !tag_diff.remove.is_empty() {
+        cw.untag_resource()
+            .resource_arn(&arn)
+            .set_tag_keys(Some(tag_diff.remove.clone()))
+            .send()
+            .await
+            .map_err(AwsError::map("untag", kind, name))?;
+    }
+    Ok(arn)
+}
+
+fn outcome(name: String, c: Converged<String>) -> AlarmOutcome {
+    AlarmOutcome {
         name,
-    })
+        arn: c.output.into_value(),
+        change: c.change,
+    }
+}
+
+async fn put_metric(
+    ctx: &Context,
+    s: &MetricAlarmSpec,
+    name: &str,
+    tags: &Tags,
+) -> Result<(), ObservabilityError> {
+    client(ctx)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .alarm_description(&s.description)
+        .namespace(&s.namespace)
+        .metric_name(&s.metric)
+        .set_dimensions(Some(
+            s.dimensions
+                .iter()
+                .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+                .collect(),
+        ))
+        .statistic(Statistic::from(s.statistic.as_str()))
+        .period(s.period_seconds)
+        .evaluation_periods(s.evaluation_periods)
+        .datapoints_to_alarm(s.datapoints_to_alarm)
+        .threshold(s.threshold)
+        .comparison_operator(ComparisonOperator::from(s.comparison.as_str()))
+        .treat_missing_data(&s.treat_missing_data)
+        .actions_enabled(true)
+        .set_alarm_actions(Some(s.actions.clone()))
+        .set_ok_actions(Some(s.actions.clone()))
+        .set_tags(Some(cw_tags(tags)))
+        .send()
+        .await
+        .map_err(AwsError::map("put", METRIC, name))?;
+    Ok(())
+}
+
+async fn put_composite(
+    ctx: &Context,
+    s: &CompositeAlarmSpec,
+    name: &str,
+    tags: &Tags,
+) -> Result<(), ObservabilityError> {
+    client(ctx)
+        .put_composite_alarm()
+        .alarm_name(name)
+        .alarm_description(&s.description)
+        .alarm_rule(&s.rule)
+        .actions_enabled(true)
+        .set_alarm_actions(Some(s.actions.clone()))
+        .set_ok_actions(Some(s.actions.clone()))
+        .set_tags(Some(cw_tags(tags)))
+        .send()
+        .await
+        .map_err(AwsError::map("put", COMPOSITE, name))?;
+    Ok(())
+}
+
+impl Resource for MetricAlarmSpec {
+    type Observed = ObservedAlarm;
+    type Diff = AlarmDiff;
+    type Output = String;
+    type Error = ObservabilityError;
+    const KIND: &'static str = METRIC;
+    const SERVICE: &'static str = "cloudwatch";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
+    }
+    fn name(&self, ctx: &Context) -> String {
+        name_of(ctx, &self.name)
+    }
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedAlarm>, ObservabilityError> {
+        find(&client(ctx), &self.name(ctx)).await
+    }
+    fn tags<'a>(&self, observed: &'a ObservedAlarm) -> Option<&'a BTreeMap<String, String>> {
+        Some(&observed.tags)
+    }
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedAlarm>) -> AlarmDiff {
+        diff(&metric_settings(self), tags, observed)
+    }
+    async fn apply(
+        &self,
+        ctx: &Context,
+        tags: &Tags,
+        observed: Option<&ObservedAlarm>,
+        diff: &AlarmDiff,
+    ) -> Result<String, ObservabilityError> {
+        let name = self.name(ctx);
+        apply_alarm(
+            ctx,
+            METRIC,
+            &name,
+            tags,
+            observed,
+            diff,
+            put_metric(ctx, self, &name, tags),
+        )
+        .await
+    }
+    fn output(&self, _ctx: &Context, observed: &ObservedAlarm) -> String {
+        observed.arn.clone()
+    }
+}
+
+impl Resource for CompositeAlarmSpec {
+    type Observed = ObservedAlarm;
+    type Diff = AlarmDiff;
+    type Output = String;
+    type Error = ObservabilityError;
+    const KIND: &'static str = COMPOSITE;
+    const SERVICE: &'static str = "cloudwatch";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
+    }
+    fn name(&self, ctx: &Context) -> String {
+        name_of(ctx, &self.name)
+    }
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedAlarm>, ObservabilityError> {
+        find(&client(ctx), &self.name(ctx)).await
+    }
+    fn tags<'a>(&self, observed: &'a ObservedAlarm) -> Option<&'a BTreeMap<String, String>> {
+        Some(&observed.tags)
+    }
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedAlarm>) -> AlarmDiff {
+        diff(&composite_settings(self), tags, observed)
+    }
+    async fn apply(
+        &self,
+        ctx: &Context,
+        tags: &Tags,
+        observed: Option<&ObservedAlarm>,
+        diff: &AlarmDiff,
+    ) -> Result<String, ObservabilityError> {
+        let name = self.name(ctx);
+        apply_alarm(
+            ctx,
+            COMPOSITE,
+            &name,
+            tags,
+            observed,
+            diff,
+            put_composite(ctx, self, &name, tags),
+        )
+        .await
+    }
+    fn output(&self, _ctx: &Context, observed: &ObservedAlarm) -> String {
+        observed.arn.clone()
+    }
 }
 
 /// Creates the metric alarm, or brings its definition and tags to the spec.
@@ -403,44 +578,8 @@ pub async fn ensure_metric_alarm(
     ctx: &Context,
     spec: &MetricAlarmSpec,
 ) -> Result<AlarmOutcome, ObservabilityError> {
-    let name = name_of(ctx, &spec.name);
-    let s = spec.clone();
-    ensure_alarm(
-        ctx,
-        METRIC,
-        &spec.logical_id,
-        name,
-        metric_settings(spec),
-        |cw, name, tags| async move {
-            cw.put_metric_alarm()
-                .alarm_name(&name)
-                .alarm_description(&s.description)
-                .namespace(&s.namespace)
-                .metric_name(&s.metric)
-                .set_dimensions(Some(
-                    s.dimensions
-                        .iter()
-                        .map(|(k, v)| Dimension::builder().name(k).value(v).build())
-                        .collect(),
-                ))
-                .statistic(Statistic::from(s.statistic.as_str()))
-                .period(s.period_seconds)
-                .evaluation_periods(s.evaluation_periods)
-                .datapoints_to_alarm(s.datapoints_to_alarm)
-                .threshold(s.threshold)
-                .comparison_operator(ComparisonOperator::from(s.comparison.as_str()))
-                .treat_missing_data(&s.treat_missing_data)
-                .actions_enabled(true)
-                .set_alarm_actions(Some(s.actions.clone()))
-                .set_ok_actions(Some(s.actions.clone()))
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(ObservabilityError::aws("put", METRIC, &name))?;
-            Ok(())
-        },
-    )
-    .await
+    let c = reconcile::converge(ctx, spec).await?;
+    Ok(outcome(spec.name(ctx), c))
 }
 
 /// Creates the composite alarm, or brings its rule, actions and tags to the spec. The alarms
@@ -456,30 +595,8 @@ pub async fn ensure_composite_alarm(
     ctx: &Context,
     spec: &CompositeAlarmSpec,
 ) -> Result<AlarmOutcome, ObservabilityError> {
-    let name = name_of(ctx, &spec.name);
-    let s = spec.clone();
-    ensure_alarm(
-        ctx,
-        COMPOSITE,
-        &spec.logical_id,
-        name,
-        composite_settings(spec),
-        |cw, name, tags| async move {
-            cw.put_composite_alarm()
-                .alarm_name(&name)
-                .alarm_description(&s.description)
-                .alarm_rule(&s.rule)
-                .actions_enabled(true)
-                .set_alarm_actions(Some(s.actions.clone()))
-                .set_ok_actions(Some(s.actions.clone()))
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(ObservabilityError::aws("put", COMPOSITE, &name))?;
-            Ok(())
-        },
-    )
-    .await
+    let c = reconcile::converge(ctx, spec).await?;
+    Ok(outcome(spec.name(ctx), c))
 }
 
 /// Deletes the alarm `name` (short name) of `logical_id`. Delete composite alarms before the
@@ -512,7 +629,7 @@ pub async fn destroy_alarm(
             .alarm_names(&name)
             .send()
             .await
-            .map_err(ObservabilityError::aws("delete", kind, &name))?;
+            .map_err(AwsError::map("delete", kind, &name))?;
     }
     Ok(ResourceChange {
         id: logical_id.to_owned(),

@@ -6,8 +6,10 @@
 use aws_sdk_cloudwatch::operation::get_dashboard::GetDashboardError;
 use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
-use ironbark_core::{Context, Event};
+use ironbark_core::reconcile::{self, AwsError, Destroy, Resource, Status};
+use ironbark_core::{Context, Tags};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 use crate::alarm::MetricAlarmSpec;
 use crate::error::ObservabilityError;
@@ -80,23 +82,85 @@ pub fn body_for_alarms(
     json!({ "widgets": widgets })
 }
 
-/// The change for a dashboard. Pure: bodies are compared as JSON values, so key order and
-/// whitespace in what AWS returns do not count as drift.
+/// What differs for a dashboard: its rendered fields (the put writes the whole body). Pure:
+/// bodies are compared as JSON values, so key order and whitespace in what AWS returns do
+/// not count as drift.
 #[must_use]
-pub fn decide(spec: &DashboardSpec, observed: Option<&Value>) -> Change {
+pub fn diff(spec: &DashboardSpec, observed: Option<&Value>) -> Vec<FieldDiff> {
     let widgets = |b: &Value| b["widgets"].as_array().map_or(0, Vec::len);
     match observed {
-        None => Change::Create {
-            fields: vec![FieldDiff::set("widgets", widgets(&spec.body))],
-        },
-        Some(body) if *body == spec.body => Change::NoOp,
-        Some(body) => Change::Update {
-            fields: vec![FieldDiff::new(
-                "body",
-                Some(format!("{} widgets", widgets(body))),
-                Some(format!("{} widgets", widgets(&spec.body))),
-            )],
-        },
+        None => vec![FieldDiff::set("widgets", widgets(&spec.body))],
+        Some(body) if *body == spec.body => Vec::new(),
+        Some(body) => vec![FieldDiff::new(
+            "body",
+            Some(format!("{} widgets", widgets(body))),
+            Some(format!("{} widgets", widgets(&spec.body))),
+        )],
+    }
+}
+
+/// The change for a dashboard. Pure; see [`diff`].
+#[must_use]
+pub fn decide(spec: &DashboardSpec, observed: Option<&Value>) -> Change {
+    reconcile::change_of(observed.is_some(), &diff(spec, observed), &Status::Ready)
+}
+
+/// Dashboards cannot be tagged: the name is the identity.
+impl Resource for DashboardSpec {
+    type Observed = Value;
+    type Diff = Vec<FieldDiff>;
+    type Output = String;
+    type Error = ObservabilityError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "cloudwatch";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
+    }
+    fn name(&self, ctx: &Context) -> String {
+        name_of(ctx, &self.name)
+    }
+    async fn observe(&self, ctx: &Context) -> Result<Option<Value>, ObservabilityError> {
+        find(&crate::alarm::client(ctx), &self.name(ctx)).await
+    }
+    fn tags<'a>(&self, _observed: &'a Value) -> Option<&'a BTreeMap<String, String>> {
+        None
+    }
+    fn diff(&self, _tags: &Tags, observed: Option<&Value>) -> Vec<FieldDiff> {
+        diff(self, observed)
+    }
+    async fn apply(
+        &self,
+        ctx: &Context,
+        _tags: &Tags,
+        _observed: Option<&Value>,
+        _diff: &Vec<FieldDiff>,
+    ) -> Result<String, ObservabilityError> {
+        let name = self.name(ctx);
+        crate::alarm::client(ctx)
+            .put_dashboard()
+            .dashboard_name(&name)
+            .dashboard_body(self.body.to_string())
+            .send()
+            .await
+            .map_err(AwsError::map("put", KIND, &name))?;
+        Ok(name)
+    }
+    fn output(&self, ctx: &Context, _observed: &Value) -> String {
+        self.name(ctx)
+    }
+}
+
+impl Destroy for DashboardSpec {
+    async fn delete(&self, ctx: &Context, _observed: &Value) -> Result<(), ObservabilityError> {
+        let name = self.name(ctx);
+        crate::alarm::client(ctx)
+            .delete_dashboards()
+            .dashboard_names(&name)
+            .send()
+            .await
+            .map_err(AwsError::map("delete", KIND, &name))?;
+        Ok(())
     }
 }
 
@@ -118,7 +182,7 @@ pub async fn find(
         {
             Ok(None)
         }
-        Err(e) => Err(ObservabilityError::aws("read", KIND, name)(e)),
+        Err(e) => Err(AwsError::new("read", KIND, name, e).into()),
     }
 }
 
@@ -134,34 +198,10 @@ pub async fn ensure_dashboard(
     ctx: &Context,
     spec: &DashboardSpec,
 ) -> Result<DashboardOutcome, ObservabilityError> {
-    let cw = crate::alarm::client(ctx);
-    let name = name_of(ctx, &spec.name);
-    ctx.report(Event::Started {
-        resource: spec.logical_id.clone(),
-    });
-    let _permit = ctx.permit("cloudwatch").await;
-    let observed = find(&cw, &name).await?;
-    let change = decide(spec, observed.as_ref());
-    if ctx.is_apply() && change.is_change() {
-        cw.put_dashboard()
-            .dashboard_name(&name)
-            .dashboard_body(spec.body.to_string())
-            .send()
-            .await
-            .map_err(ObservabilityError::aws("put", KIND, &name))?;
-    }
-    ctx.report(Event::Done {
-        resource: spec.logical_id.clone(),
-        change: change.clone(),
-    });
+    let c = reconcile::converge(ctx, spec).await?;
     Ok(DashboardOutcome {
-        change: ResourceChange {
-            id: spec.logical_id.clone(),
-            kind: KIND.to_owned(),
-            physical_id: Some(name.clone()),
-            change,
-        },
-        name,
+        name: spec.name(ctx),
+        change: c.change,
     })
 }
 
@@ -177,32 +217,17 @@ pub async fn destroy_dashboard(
     logical_id: &str,
     name: &str,
 ) -> Result<ResourceChange, ObservabilityError> {
-    let cw = crate::alarm::client(ctx);
-    let name = name_of(ctx, name);
-    let change = if find(&cw, &name).await?.is_some() {
-        Change::Delete
-    } else {
-        Change::NoOp
+    let spec = DashboardSpec {
+        logical_id: logical_id.to_owned(),
+        name: name.to_owned(),
+        body: Value::Null,
     };
-    if ctx.is_apply() && change.is_change() {
-        cw.delete_dashboards()
-            .dashboard_names(&name)
-            .send()
-            .await
-            .map_err(ObservabilityError::aws("delete", KIND, &name))?;
-    }
-    Ok(ResourceChange {
-        id: logical_id.to_owned(),
-        kind: KIND.to_owned(),
-        physical_id: Some(name),
-        change,
-    })
+    reconcile::destroy(ctx, &spec).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn alarm(name: &str) -> (String, String, MetricAlarmSpec) {
         let spec = MetricAlarmSpec {

@@ -5,7 +5,10 @@
 
 use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
-use ironbark_core::{Context, Event};
+use std::collections::BTreeMap;
+
+use ironbark_core::reconcile::{self, AwsError, Destroy, Diff, Resource, Status};
+use ironbark_core::{Context, Tags};
 
 use crate::error::ObservabilityError;
 
@@ -51,15 +54,39 @@ pub fn name_of(ctx: &Context, name: &str) -> String {
     ctx.physical_name(name, &NameRule::LOG_GROUP)
 }
 
-/// The change for a saved query, given every definition of its name. Pure.
+/// What differs for a saved query, given every definition of its name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryDiff {
+    /// The definition to update in place (`None`: create one).
+    pub update_id: Option<String>,
+    /// Its log groups or text differ (or it does not exist): one put.
+    pub put: bool,
+    /// Further definitions of the name, left by a retried create: deleted.
+    pub extra_ids: Vec<String>,
+    fields: Vec<FieldDiff>,
+}
+
+impl Diff for QueryDiff {
+    fn is_empty(&self) -> bool {
+        !self.put && self.extra_ids.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        self.fields.clone()
+    }
+}
+
+/// The diff for a saved query, given every definition of its name. Pure.
 #[must_use]
-pub fn decide(spec: &QuerySpec, observed: &[ObservedQuery]) -> Change {
+pub fn diff(spec: &QuerySpec, observed: &[ObservedQuery]) -> QueryDiff {
     let Some(first) = observed.first() else {
-        return Change::Create {
+        return QueryDiff {
+            put: true,
             fields: vec![
                 FieldDiff::set("log_groups", spec.log_groups.join(",")),
                 FieldDiff::set("query", &spec.query),
             ],
+            ..QueryDiff::default()
         };
     };
     let mut fields = Vec::new();
@@ -77,10 +104,94 @@ pub fn decide(spec: &QuerySpec, observed: &[ObservedQuery]) -> Change {
             Some(&spec.query),
         ));
     }
+    let put = !fields.is_empty();
     if observed.len() > 1 {
         fields.push(FieldDiff::new("copies", Some(observed.len()), Some(1)));
     }
-    Change::update_if_any(fields)
+    QueryDiff {
+        update_id: Some(first.id.clone()),
+        put,
+        extra_ids: observed.iter().skip(1).map(|q| q.id.clone()).collect(),
+        fields,
+    }
+}
+
+/// The change for a saved query, given every definition of its name. Pure.
+#[must_use]
+pub fn decide(spec: &QuerySpec, observed: &[ObservedQuery]) -> Change {
+    reconcile::change_of(!observed.is_empty(), &diff(spec, observed), &Status::Ready)
+}
+
+/// Saved queries cannot be tagged and have no unique names: the name is the identity.
+impl Resource for QuerySpec {
+    type Observed = Vec<ObservedQuery>;
+    type Diff = QueryDiff;
+    type Output = String;
+    type Error = ObservabilityError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "logs";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
+    }
+    fn name(&self, ctx: &Context) -> String {
+        name_of(ctx, &self.name)
+    }
+    async fn observe(
+        &self,
+        ctx: &Context,
+    ) -> Result<Option<Vec<ObservedQuery>>, ObservabilityError> {
+        let found = find(&client(ctx), &self.name(ctx)).await?;
+        Ok((!found.is_empty()).then_some(found))
+    }
+    fn tags<'a>(&self, _observed: &'a Vec<ObservedQuery>) -> Option<&'a BTreeMap<String, String>> {
+        None
+    }
+    fn diff(&self, _tags: &Tags, observed: Option<&Vec<ObservedQuery>>) -> QueryDiff {
+        diff(self, observed.map_or(&[][..], Vec::as_slice))
+    }
+    async fn apply(
+        &self,
+        ctx: &Context,
+        _tags: &Tags,
+        _observed: Option<&Vec<ObservedQuery>>,
+        diff: &QueryDiff,
+    ) -> Result<String, ObservabilityError> {
+        let logs = client(ctx);
+        let name = self.name(ctx);
+        if diff.put {
+            logs.put_query_definition()
+                .name(&name)
+                .set_query_definition_id(diff.update_id.clone())
+                .set_log_group_names(Some(self.log_groups.clone()))
+                .query_string(&self.query)
+                .send()
+                .await
+                .map_err(AwsError::map("put", KIND, &name))?;
+        }
+        for id in &diff.extra_ids {
+            delete(&logs, &name, id).await?;
+        }
+        Ok(name)
+    }
+    fn output(&self, ctx: &Context, _observed: &Vec<ObservedQuery>) -> String {
+        self.name(ctx)
+    }
+}
+
+impl Destroy for QuerySpec {
+    async fn delete(
+        &self,
+        ctx: &Context,
+        observed: &Vec<ObservedQuery>,
+    ) -> Result<(), ObservabilityError> {
+        let logs = client(ctx);
+        let name = self.name(ctx);
+        for q in observed {
+            delete(&logs, &name, &q.id).await?;
+        }
+        Ok(())
+    }
 }
 
 fn client(ctx: &Context) -> aws_sdk_cloudwatchlogs::Client {
@@ -104,7 +215,7 @@ pub async fn find(
             .set_next_token(token)
             .send()
             .await
-            .map_err(ObservabilityError::aws("read", KIND, name))?;
+            .map_err(AwsError::map("read", KIND, name))?;
         for q in page.query_definitions() {
             if q.name() != Some(name) {
                 continue;
@@ -139,42 +250,10 @@ pub async fn ensure_query(
     ctx: &Context,
     spec: &QuerySpec,
 ) -> Result<QueryOutcome, ObservabilityError> {
-    let logs = client(ctx);
-    let name = name_of(ctx, &spec.name);
-    ctx.report(Event::Started {
-        resource: spec.logical_id.clone(),
-    });
-    let _permit = ctx.permit("logs").await;
-    let observed = find(&logs, &name).await?;
-    let change = decide(spec, &observed);
-    if ctx.is_apply() && change.is_change() {
-        let first = observed.first();
-        if first.is_none_or(|f| f.log_groups != spec.log_groups || f.query != spec.query) {
-            logs.put_query_definition()
-                .name(&name)
-                .set_query_definition_id(first.map(|f| f.id.clone()))
-                .set_log_group_names(Some(spec.log_groups.clone()))
-                .query_string(&spec.query)
-                .send()
-                .await
-                .map_err(ObservabilityError::aws("put", KIND, &name))?;
-        }
-        for extra in observed.iter().skip(1) {
-            delete(&logs, &name, &extra.id).await?;
-        }
-    }
-    ctx.report(Event::Done {
-        resource: spec.logical_id.clone(),
-        change: change.clone(),
-    });
+    let c = reconcile::converge(ctx, spec).await?;
     Ok(QueryOutcome {
-        change: ResourceChange {
-            id: spec.logical_id.clone(),
-            kind: KIND.to_owned(),
-            physical_id: Some(name.clone()),
-            change,
-        },
-        name,
+        name: spec.name(ctx),
+        change: c.change,
     })
 }
 
@@ -196,7 +275,7 @@ async fn delete(
         {
             Ok(())
         }
-        Err(e) => Err(ObservabilityError::aws("delete", KIND, name)(e)),
+        Err(e) => Err(AwsError::new("delete", KIND, name, e).into()),
     }
 }
 
@@ -212,25 +291,13 @@ pub async fn destroy_query(
     logical_id: &str,
     name: &str,
 ) -> Result<ResourceChange, ObservabilityError> {
-    let logs = client(ctx);
-    let name = name_of(ctx, name);
-    let observed = find(&logs, &name).await?;
-    let change = if observed.is_empty() {
-        Change::NoOp
-    } else {
-        Change::Delete
+    let spec = QuerySpec {
+        logical_id: logical_id.to_owned(),
+        name: name.to_owned(),
+        log_groups: Vec::new(),
+        query: String::new(),
     };
-    if ctx.is_apply() {
-        for q in &observed {
-            delete(&logs, &name, &q.id).await?;
-        }
-    }
-    Ok(ResourceChange {
-        id: logical_id.to_owned(),
-        kind: KIND.to_owned(),
-        physical_id: Some(name),
-        change,
-    })
+    reconcile::destroy(ctx, &spec).await
 }
 
 #[cfg(test)]

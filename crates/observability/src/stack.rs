@@ -16,8 +16,8 @@ use crate::log_group::{self, LogGroupSpec};
 use crate::query::{self, QuerySpec};
 use crate::topic::{self, TopicSpec};
 
-/// Shown for an ARN that exists only once applied.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+/// Shown for an ARN that exists only once applied (core's one placeholder).
+pub use ironbark_core::KNOWN_AFTER_APPLY;
 
 /// Everything the layer manages.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -64,11 +64,7 @@ pub async fn ensure_observability(
             None => Ok(None),
         }
     };
-    let groups_fut = try_join_all(
-        spec.log_groups
-            .iter()
-            .map(|g| log_group::ensure_log_group(ctx, g)),
-    );
+    let groups_fut = log_group::ensure_log_groups(ctx, &spec.log_groups);
     let (topic, groups) = futures::try_join!(topic_fut, groups_fut)?;
     let actions: Vec<String> = match &topic {
         Some(t) => {

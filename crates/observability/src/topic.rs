@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use aws_sdk_sns::types::Tag;
 use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
-use ironbark_core::{Context, Event, Tags};
+use ironbark_core::reconcile::{self, AwsError, Destroy, Diff, Resource, Status};
+use ironbark_core::tags::TagDiff;
+use ironbark_core::{Context, Tags};
 
 use crate::error::ObservabilityError;
 
@@ -105,23 +107,57 @@ pub fn subscription_changes(
     (add, remove)
 }
 
-/// The change for a topic. Pure.
+/// What differs for a topic; [`TopicSpec::apply`] acts on exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TopicDiff {
+    /// The topic does not exist.
+    pub create: bool,
+    /// The KMS key to set (`Some(None)`: stop encrypting).
+    pub kms_key: Option<Option<String>>,
+    /// Subscriptions to make.
+    pub subscribe: Vec<Subscription>,
+    /// Subscription ARNs to remove.
+    pub unsubscribe: Vec<String>,
+    /// Tags to set and remove.
+    pub tags: TagDiff,
+    fields: Vec<FieldDiff>,
+}
+
+impl Diff for TopicDiff {
+    fn is_empty(&self) -> bool {
+        !self.create
+            && self.kms_key.is_none()
+            && self.subscribe.is_empty()
+            && self.unsubscribe.is_empty()
+            && self.tags.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        self.fields.clone()
+    }
+}
+
+/// The diff for a topic. Pure.
 #[must_use]
-pub fn decide(spec: &TopicSpec, tags: &Tags, observed: Option<&ObservedTopic>) -> Change {
+pub fn diff(spec: &TopicSpec, tags: &Tags, observed: Option<&ObservedTopic>) -> TopicDiff {
     let kms = spec.kms_key_arn.as_deref().unwrap_or("none");
     let Some(obs) = observed else {
         let mut subs: Vec<String> = spec.subscriptions.iter().map(Subscription::label).collect();
         subs.sort();
-        return Change::Create {
+        return TopicDiff {
+            create: true,
+            subscribe: spec.subscriptions.clone(),
             fields: vec![
                 FieldDiff::set("kms_key", kms),
                 FieldDiff::set("subscriptions", subs.join(",")),
             ],
+            ..TopicDiff::default()
         };
     };
-    let mut fields = Vec::new();
+    let mut d = TopicDiff::default();
     if obs.kms_key_arn != spec.kms_key_arn {
-        fields.push(FieldDiff::new(
+        d.kms_key = Some(spec.kms_key_arn.clone());
+        d.fields.push(FieldDiff::new(
             "kms_key",
             Some(obs.kms_key_arn.as_deref().unwrap_or("none")),
             Some(kms),
@@ -129,21 +165,141 @@ pub fn decide(spec: &TopicSpec, tags: &Tags, observed: Option<&ObservedTopic>) -
     }
     let (add, remove) = subscription_changes(spec, &obs.subscriptions);
     for s in add {
-        fields.push(FieldDiff::new(
+        d.fields.push(FieldDiff::new(
             format!("subscription.{}", s.label()),
             None::<String>,
             Some("subscribed"),
         ));
+        d.subscribe.push(s);
     }
     for o in remove {
-        fields.push(FieldDiff::new(
+        d.fields.push(FieldDiff::new(
             format!("subscription.{}", o.subscription.label()),
             Some("subscribed"),
             None::<String>,
         ));
+        d.unsubscribe.extend(o.arn);
     }
-    fields.extend(tags.field_diffs(&obs.tags));
-    Change::update_if_any(fields)
+    d.fields.extend(tags.field_diffs(&obs.tags));
+    d.tags = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    d
+}
+
+/// The change for a topic. Pure.
+#[must_use]
+pub fn decide(spec: &TopicSpec, tags: &Tags, observed: Option<&ObservedTopic>) -> Change {
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(spec, tags, observed),
+        &Status::Ready,
+    )
+}
+
+/// A topic's ARN and how many of its desired subscriptions wait for confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicOutput {
+    /// The ARN.
+    pub arn: String,
+    /// Desired subscriptions still pending confirmation.
+    pub pending_confirmation: usize,
+}
+
+fn pending_of(spec: &TopicSpec, obs: &ObservedTopic) -> usize {
+    obs.subscriptions
+        .iter()
+        .filter(|s| s.arn.is_none() && spec.subscriptions.contains(&s.subscription))
+        .count()
+}
+
+impl Resource for TopicSpec {
+    type Observed = ObservedTopic;
+    type Diff = TopicDiff;
+    type Output = TopicOutput;
+    type Error = ObservabilityError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "sns";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
+    }
+    fn name(&self, ctx: &Context) -> String {
+        name_of(ctx, &self.name)
+    }
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedTopic>, ObservabilityError> {
+        find(&client(ctx), &self.name(ctx)).await
+    }
+    fn tags<'a>(&self, observed: &'a ObservedTopic) -> Option<&'a BTreeMap<String, String>> {
+        Some(&observed.tags)
+    }
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedTopic>) -> TopicDiff {
+        diff(self, tags, observed)
+    }
+    async fn apply(
+        &self,
+        ctx: &Context,
+        tags: &Tags,
+        observed: Option<&ObservedTopic>,
+        diff: &TopicDiff,
+    ) -> Result<TopicOutput, ObservabilityError> {
+        let sns = client(ctx);
+        let name = self.name(ctx);
+        let (arn, pending) = match observed {
+            Some(obs) => (obs.arn.clone(), pending_of(self, obs)),
+            None => (create(&sns, &name, self, tags).await?, 0),
+        };
+        let new_pending = write(&sns, &name, &arn, diff).await?;
+        Ok(TopicOutput {
+            arn,
+            pending_confirmation: pending + new_pending,
+        })
+    }
+    fn output(&self, _ctx: &Context, observed: &ObservedTopic) -> TopicOutput {
+        TopicOutput {
+            arn: observed.arn.clone(),
+            pending_confirmation: pending_of(self, observed),
+        }
+    }
+}
+
+impl Destroy for TopicSpec {
+    async fn delete(
+        &self,
+        ctx: &Context,
+        observed: &ObservedTopic,
+    ) -> Result<(), ObservabilityError> {
+        client(ctx)
+            .delete_topic()
+            .topic_arn(&observed.arn)
+            .send()
+            .await
+            .map_err(AwsError::map("delete", KIND, &self.name(ctx)))?;
+        Ok(())
+    }
+}
+
+/// Creates the topic with its tags and key (`CreateTopic` of an existing name with the same
+/// attributes returns it); returns its ARN.
+async fn create(
+    sns: &aws_sdk_sns::Client,
+    name: &str,
+    spec: &TopicSpec,
+    tags: &Tags,
+) -> Result<String, ObservabilityError> {
+    let mut create = sns.create_topic().name(name).set_tags(Some(sns_tags(tags)));
+    if let Some(key) = &spec.kms_key_arn {
+        create = create.attributes("KmsMasterKeyId", key);
+    }
+    let out = create
+        .send()
+        .await
+        .map_err(AwsError::map("create", KIND, name))?;
+    out.topic_arn()
+        .map(str::to_owned)
+        .ok_or_else(|| ObservabilityError::Missing {
+            kind: KIND,
+            name: name.to_owned(),
+            what: "topic ARN",
+        })
 }
 
 pub(crate) fn client(ctx: &Context) -> aws_sdk_sns::Client {
@@ -165,7 +321,7 @@ pub async fn find(
         .send()
         .try_collect()
         .await
-        .map_err(ObservabilityError::aws("list", KIND, name))?;
+        .map_err(AwsError::map("list", KIND, name))?;
     let suffix = format!(":{name}");
     let Some(arn) = topics
         .iter()
@@ -180,13 +336,13 @@ pub async fn find(
         .topic_arn(&arn)
         .send()
         .await
-        .map_err(ObservabilityError::aws("read", KIND, name))?;
+        .map_err(AwsError::map("read", KIND, name))?;
     let tags = sns
         .list_tags_for_resource()
         .resource_arn(&arn)
         .send()
         .await
-        .map_err(ObservabilityError::aws("read the tags of", KIND, name))?;
+        .map_err(AwsError::map("read the tags of", KIND, name))?;
     let subs: Vec<_> = sns
         .list_subscriptions_by_topic()
         .topic_arn(&arn)
@@ -195,11 +351,7 @@ pub async fn find(
         .send()
         .try_collect()
         .await
-        .map_err(ObservabilityError::aws(
-            "list the subscriptions of",
-            KIND,
-            name,
-        ))?;
+        .map_err(AwsError::map("list the subscriptions of", KIND, name))?;
     Ok(Some(ObservedTopic {
         kms_key_arn: attrs
             .attributes()
@@ -249,134 +401,69 @@ pub async fn ensure_topic(
     ctx: &Context,
     spec: &TopicSpec,
 ) -> Result<TopicOutcome, ObservabilityError> {
-    let sns = client(ctx);
-    let name = name_of(ctx, &spec.name);
-    ctx.report(Event::Started {
-        resource: spec.logical_id.clone(),
-    });
-    let _permit = ctx.permit("sns").await;
-    let tags = ctx.tags_for(&spec.logical_id);
-    let observed = find(&sns, &name).await?;
-    if let Some(obs) = &observed {
-        if !tags.marks(&obs.tags) {
-            return Err(ObservabilityError::foreign(KIND, &name, &spec.logical_id));
-        }
-    }
-    let change = decide(spec, &tags, observed.as_ref());
-    let mut arn = observed.as_ref().map(|o| o.arn.clone());
-    let mut pending = observed.as_ref().map_or(0, |o| {
-        o.subscriptions
-            .iter()
-            .filter(|s| s.arn.is_none() && spec.subscriptions.contains(&s.subscription))
-            .count()
-    });
-    if ctx.is_apply() && change.is_change() {
-        let current = match observed {
-            Some(obs) => obs,
-            None => {
-                let mut create = sns
-                    .create_topic()
-                    .name(&name)
-                    .set_tags(Some(sns_tags(&tags)));
-                if let Some(key) = &spec.kms_key_arn {
-                    create = create.attributes("KmsMasterKeyId", key);
-                }
-                let out = create
-                    .send()
-                    .await
-                    .map_err(ObservabilityError::aws("create", KIND, &name))?;
-                let created = out.topic_arn().ok_or_else(|| ObservabilityError::Missing {
-                    kind: KIND,
-                    name: name.clone(),
-                    what: "topic ARN",
-                })?;
-                ObservedTopic {
-                    arn: created.to_owned(),
-                    kms_key_arn: spec.kms_key_arn.clone(),
-                    tags: tags.as_map().clone(),
-                    subscriptions: Vec::new(),
-                }
-            }
-        };
-        pending += converge(&sns, &name, spec, &tags, &current).await?;
-        arn = Some(current.arn);
-    }
-    ctx.report(Event::Done {
-        resource: spec.logical_id.clone(),
-        change: change.clone(),
-    });
+    let c = reconcile::converge(ctx, spec).await?;
+    let out = c.output.into_value();
     Ok(TopicOutcome {
-        arn,
-        pending_confirmation: pending,
-        change: ResourceChange {
-            id: spec.logical_id.clone(),
-            kind: KIND.to_owned(),
-            physical_id: Some(name),
-            change,
-        },
+        arn: out.as_ref().map(|o| o.arn.clone()),
+        pending_confirmation: out.map_or(0, |o| o.pending_confirmation),
+        change: c.change,
     })
 }
 
-/// Makes the calls that bring `obs` to the spec; returns how many new subscriptions wait for
-/// confirmation.
-async fn converge(
+/// Makes the calls `diff` says on the topic `arn`; returns how many new subscriptions wait
+/// for confirmation.
+async fn write(
     sns: &aws_sdk_sns::Client,
     name: &str,
-    spec: &TopicSpec,
-    tags: &Tags,
-    obs: &ObservedTopic,
+    arn: &str,
+    diff: &TopicDiff,
 ) -> Result<usize, ObservabilityError> {
-    if obs.kms_key_arn != spec.kms_key_arn {
+    if let Some(key) = &diff.kms_key {
         sns.set_topic_attributes()
-            .topic_arn(&obs.arn)
+            .topic_arn(arn)
             .attribute_name("KmsMasterKeyId")
-            .attribute_value(spec.kms_key_arn.clone().unwrap_or_default())
+            .attribute_value(key.clone().unwrap_or_default())
             .send()
             .await
-            .map_err(ObservabilityError::aws("encrypt", KIND, name))?;
+            .map_err(AwsError::map("encrypt", KIND, name))?;
     }
-    let (add, remove) = subscription_changes(spec, &obs.subscriptions);
     let mut pending = 0;
-    for s in add {
+    for s in &diff.subscribe {
         let out = sns
             .subscribe()
-            .topic_arn(&obs.arn)
+            .topic_arn(arn)
             .protocol(&s.protocol)
             .endpoint(&s.endpoint)
             .return_subscription_arn(true)
             .send()
             .await
-            .map_err(ObservabilityError::aws("subscribe to", KIND, name))?;
+            .map_err(AwsError::map("subscribe to", KIND, name))?;
         if out.subscription_arn().is_none_or(|a| a == PENDING) {
             pending += 1;
         }
     }
-    for o in remove {
-        if let Some(arn) = &o.arn {
-            sns.unsubscribe()
-                .subscription_arn(arn)
-                .send()
-                .await
-                .map_err(ObservabilityError::aws("unsubscribe from", KIND, name))?;
-        }
+    for sub in &diff.unsubscribe {
+        sns.unsubscribe()
+            .subscription_arn(sub)
+            .send()
+            .await
+            .map_err(AwsError::map("unsubscribe from", KIND, name))?;
     }
-    let diff = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if !diff.set.is_empty() {
-        let set = diff.to_set();
+    if !diff.tags.set.is_empty() {
         sns.tag_resource()
-            .resource_arn(&obs.arn)
-            .set_tags(Some(sns_tags(&set)))
+            .resource_arn(arn)
+            .set_tags(Some(sns_tags(&diff.tags.to_set())))
             .send()
             .await
-            .map_err(ObservabilityError::aws("tag", KIND, name))?;
+            .map_err(AwsError::map("tag", KIND, name))?;
     }
-    if !diff.remove.is_empty() {
+    if !diff.tags.remove.is_empty() {
         sns.untag_resource()
-            .resource_arn(&obs.arn)
-            .set_tag_keys(Some(diff.remove))
+            .resource_arn(arn)
+            .set_tag_keys(Some(diff.tags.remove.clone()))
             .send()
             .await
-            .map_err(ObservabilityError::aws("untag", KIND, name))?;
+            .map_err(AwsError::map("untag", KIND, name))?;
     }
     Ok(pending)
 }
@@ -393,26 +480,13 @@ pub async fn destroy_topic(
     logical_id: &str,
     name: &str,
 ) -> Result<ResourceChange, ObservabilityError> {
-    let sns = client(ctx);
-    let name = name_of(ctx, name);
-    let observed = find(&sns, &name).await?;
-    let change = match &observed {
-        Some(obs) if ctx.tags_for(logical_id).marks(&obs.tags) => Change::Delete,
-        _ => Change::NoOp,
+    let spec = TopicSpec {
+        logical_id: logical_id.to_owned(),
+        name: name.to_owned(),
+        kms_key_arn: None,
+        subscriptions: Vec::new(),
     };
-    if let (true, Some(obs)) = (ctx.is_apply() && change.is_change(), &observed) {
-        sns.delete_topic()
-            .topic_arn(&obs.arn)
-            .send()
-            .await
-            .map_err(ObservabilityError::aws("delete", KIND, &name))?;
-    }
-    Ok(ResourceChange {
-        id: logical_id.to_owned(),
-        kind: KIND.to_owned(),
-        physical_id: Some(name),
-        change,
-    })
+    reconcile::destroy(ctx, &spec).await
 }
 
 #[cfg(test)]
