@@ -249,8 +249,9 @@ fn missing_docs_stays_on_in_every_crate() {
     match lint_level(rust_lints, "missing_docs").as_deref() {
         Some("warn" | "deny" | "forbid") => {}
         other => problems.push(format!(
-            "Cargo.toml: [workspace.lints.rust] missing_docs is {other:?}, want \"warn\" (CI \
-             denies warnings)"
+            "Cargo.toml: [workspace.lints.rust] missing_docs is {}, want \"warn\" (CI denies \
+             warnings)",
+            other.map_or_else(|| "absent".to_owned(), |level| format!("{level:?}"))
         )),
     }
     if lint_level(rust_lints, "unsafe_code").as_deref() != Some("forbid") {
@@ -463,10 +464,10 @@ fn architecture_md_names_only_paths_that_exist() {
                 if names_a_path(&path) && !found(&path, scope.as_deref()) {
                     let place = scope
                         .as_deref()
-                        .map_or_else(|| "anywhere".to_owned(), |s| format!("in {s}/"));
+                        .map_or_else(|| "anywhere in the tree".to_owned(), |s| format!("in {s}/"));
                     problems.push(format!(
-                        "docs/architecture.md:{line}: `{path}` does not exist (looked at the \
-                         root and {place})"
+                        "docs/architecture.md:{line}: `{path}` does not exist (not at the root, \
+                         nor {place})"
                     ));
                 }
             }
