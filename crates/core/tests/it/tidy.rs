@@ -414,9 +414,9 @@ fn code_spans(block: &Block) -> Vec<(usize, &str)> {
 ///
 /// A token that [`names_a_path`] resolves when it exists relative to the repository root, or
 /// when some file or directory inside the current *scope* ends with it (so `cbor.py` or
-/// `config/` name something inside the crate being described). The scope is the directory named
-/// by the current heading (`### \`crates/core\``), narrowed to the directory a paragraph opens
-/// with (`` `crates/database` (ironbark-database): ...``); with no scope, anywhere in the tree.
+/// `config/` name something inside the crate being described). The scope is the directory a
+/// heading names in backticks (the heading of `crates/core`), narrowed to the directory a
+/// paragraph opens with (the `crates/database` paragraph); with no scope, anywhere in the tree.
 /// A bare file name listed in one crate's section must therefore exist in that crate.
 #[test]
 fn architecture_md_names_only_paths_that_exist() {
