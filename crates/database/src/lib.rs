@@ -1,11 +1,14 @@
-//! Ironbark database: PostgreSQL schemas for pgvector, reconciled idempotently and never
-//! destructively.
+//! Ironbark database: RDS for PostgreSQL instances, Aurora clusters (provisioned or
+//! Serverless v2), ElastiCache Redis, DynamoDB tables, and the PostgreSQL schemas inside them
+//! (pgvector, login roles), reconciled idempotently and never destructively.
 //!
-//! What is built so far: the [`Executor`] trait with a direct tokio-postgres implementation
-//! ([`PgExecutor`], no TLS yet), [`ensure_pgvector`], [`ensure_vector_schema`] and the
-//! [`bedrock_knowledge_base`] preset. Still to come (issue 6): the RDS Data API executor, the
-//! `bedrock_user` role with its Secrets Manager password, and the RDS/Aurora, ElastiCache and
-//! DynamoDB resources.
+//! [`ensure_database`] converges a stack's whole database section: the PostgreSQL side (subnet
+//! group, parameter groups, the instance or cluster), the cache and the tables, concurrently;
+//! each resource kind also has its own module with its `ensure_*`. SQL runs through the [`Executor`] trait: [`PgExecutor`]
+//! over tokio-postgres, plain or with rustls TLS ([`TlsOptions`]), or [`DataApiExecutor`] over
+//! the RDS Data API. [`ensure_pgvector`], [`ensure_vector_schema`] and the
+//! [`bedrock_knowledge_base`] preset build vector schemas; [`ensure_login_role`] creates roles
+//! such as [`BEDROCK_USER`] with a client-side SCRAM verifier.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), ironbark_database::DatabaseError> {

@@ -412,31 +412,32 @@ impl fmt::Display for PolicyDocument {
     }
 }
 
-/// Decodes `%XX` escapes (and `+` as space, as form encoding does). `None` on a bad escape
-/// or invalid UTF-8.
+/// Decodes `%XX` escapes (and `+` as space, as form encoding does). `None` on a malformed
+/// escape (a `%` not followed by two hex digits) or invalid UTF-8: either means the text was
+/// not URL-encoded JSON to begin with.
 #[must_use]
 pub fn percent_decode(text: &str) -> Option<String> {
+    // The percent-encoding crate passes a malformed escape through as literal text; IAM never
+    // sends one, so refuse it here instead of parsing something AWS did not say.
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    let well_formed = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'%')
+        .all(|(i, _)| {
+            bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    // A literal `+` is a space; an encoded one (`%2B`) is decoded after, so it stays a `+`.
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -498,6 +499,20 @@ mod tests {
         assert!(
             PolicyDocument::parse(r#"{"Statement":[{"Effect":"Allw","Action":"*"}]}"#).is_err()
         );
+    }
+
+    #[test]
+    fn percent_decode_refuses_malformed_escapes_and_invalid_utf8() {
+        assert_eq!(percent_decode("a+b%20c%2B").as_deref(), Some("a b c+"));
+        assert_eq!(
+            percent_decode("%7B%22k%22%3A%C3%A9%7d").as_deref(),
+            Some("{\"k\":é}")
+        );
+        assert_eq!(percent_decode("é plain").as_deref(), Some("é plain"));
+        for malformed in ["%ZZ", "%4", "%", "ab%", "%%41", "%+F", "%é"] {
+            assert_eq!(percent_decode(malformed), None, "{malformed}");
+        }
+        assert_eq!(percent_decode("%FF%FE"), None, "invalid UTF-8");
     }
 
     fn word() -> impl Strategy<Value = String> {

@@ -1,10 +1,12 @@
 //! Integration tests of ironbark-core against the local emulator (run by `cargo xtask test`;
-//! ignored by plain `cargo test`).
+//! ignored by plain `cargo test`), and the tidy tests of the whole tree (`tidy`, no emulator,
+//! run by plain `cargo test` too).
 
 mod account;
 mod guard;
 mod lock;
 mod recorder;
+mod tidy;
 
 use ironbark_core::{Context, Mode};
 
