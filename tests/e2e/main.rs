@@ -5,6 +5,7 @@ mod cli;
 mod database;
 mod killed;
 mod lock;
+mod resume;
 
 use std::process::{Command, Output};
 

@@ -200,7 +200,10 @@ pub async fn execute(
             Err(e) if failure.is_none() => {
                 failure = Some(e.context(format!("layer {name} failed")));
             }
-            Err(e) => eprintln!("error: layer {name} also failed: {e:#}"),
+            Err(e) => eprintln!(
+                "error: layer {name} also failed: {}",
+                ironbark_core::reconcile::render(e.as_ref())
+            ),
         }
     }
     if let Some(e) = failure {

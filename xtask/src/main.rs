@@ -36,7 +36,8 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Every link of the chain, with AWS failures as code, message and meaning.
+            eprintln!("error: {}", ironbark_core::reconcile::render(e.as_ref()));
             ExitCode::from(1)
         }
     }
