@@ -65,6 +65,18 @@ fn plan_deploy_plan_destroy_with_exit_codes() {
         )
     );
     assert_eq!(alarm.settings["actions"], topic);
+    // Every log group Ironbark creates is encrypted with the stack's key (CKV_AWS_158), the
+    // VPC flow logs' included.
+    let logs = ironbark_core::sdk_client!(ctx, aws_sdk_cloudwatchlogs);
+    let flow = ironbark_observability::log_group::name_of(&ctx, "vpc-flow-logs");
+    assert_eq!(outputs["flow-logs.log_group"].as_str(), Some(flow.as_str()));
+    let group = rt
+        .block_on(ironbark_observability::log_group::find(&logs, &flow))
+        .unwrap()
+        .expect("the flow-log group exists");
+    let key = outputs["identity.kms_key_arn"].as_str().unwrap();
+    assert!(key.starts_with("arn:aws:kms:"), "{outputs}");
+    assert_eq!(group.kms_key_arn.as_deref(), Some(key));
 
     let destroy = ironbark(
         stack,

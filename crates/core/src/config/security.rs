@@ -34,6 +34,16 @@ pub fn check(cfg: &StackConfig) -> Vec<Finding> {
         "networking.flow_logs",
         "every VPC must have flow logs",
     );
+    // Every log group Ironbark creates (flow logs, observability's) is encrypted with the
+    // stack's KMS key, which the identity layer owns.
+    let obs = &cfg.observability;
+    let log_groups = (net.enabled && net.flow_logs) || (obs.enabled && !obs.log_groups.is_empty());
+    rule(
+        log_groups && !cfg.identity.enabled,
+        "CKV_AWS_158",
+        "identity.enabled",
+        "CloudWatch log groups must be encrypted with a KMS key: the stack's key comes from the identity layer",
+    );
     let db = &cfg.database;
     if db.enabled {
         rule(
@@ -85,7 +95,6 @@ pub fn check(cfg: &StackConfig) -> Vec<Finding> {
         "database.tables.*.point_in_time_recovery",
         "DynamoDB tables must have point-in-time recovery",
     );
-    let obs = &cfg.observability;
     rule(
         obs.enabled && !obs.alarms.is_empty() && obs.alert_emails.is_empty(),
         "IRONBARK_OBS_1",

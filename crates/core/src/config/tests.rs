@@ -277,6 +277,25 @@ fn security_rules_fail_prod_and_warn_elsewhere() {
 }
 
 #[test]
+fn unencrypted_log_groups_are_refused_as_ckv_aws_158() {
+    let mut cfg = base();
+    cfg.networking.enabled = true;
+    cfg.networking.flow_logs = true;
+    cfg.identity.enabled = false;
+    let found = crate::config::security::check(&cfg);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.rule == "CKV_AWS_158" && f.path == "identity.enabled"),
+        "{found:?}"
+    );
+    cfg.identity.enabled = true;
+    assert!(!crate::config::security::check(&cfg)
+        .iter()
+        .any(|f| f.rule == "CKV_AWS_158"));
+}
+
+#[test]
 fn the_shipped_stack_file_has_seed_001s_numbers() {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ironbark.toml");
     let get = |profile: &str| {
