@@ -100,6 +100,74 @@ fn phase(
     }
 }
 
+/// What a converged plan costs: its reads per managed resource, and how many round trips of
+/// latency its wall time grows by when every call takes `latency_ms` longer (the length of
+/// its critical path in sequential calls: against AWS, that and not CPU is what a plan costs).
+#[derive(Debug, Serialize)]
+struct PlanCost {
+    resources: usize,
+    reads: u64,
+    writes: u64,
+    reads_per_resource: f64,
+    wall_seconds: f64,
+    wall_seconds_with_latency: f64,
+    latency_ms: u64,
+    round_trips: f64,
+}
+
+async fn converged_plan(
+    ctx: &Context,
+    cfg: &ironbark_core::config::StackConfig,
+    control: &ironbark_testkit::EmulatorControl,
+    key: &str,
+    latency_ms: u64,
+) -> anyhow::Result<PlanCost> {
+    ctx.set_mode(Mode::Plan);
+    let timed = || async {
+        control.reset_log()?;
+        let start = Instant::now();
+        let (plan, _) = compose::execute(ctx, compose::layers(cfg), Action::Converge)
+            .await
+            .context("bench: converged plan")?;
+        anyhow::Ok((
+            plan,
+            start.elapsed().as_secs_f64(),
+            control.log_summary_for(key)?,
+        ))
+    };
+    let (plan, wall, log) = timed().await?;
+    // The same plan with every service that answered it slowed down.
+    let services: std::collections::BTreeSet<&str> = log
+        .by_operation
+        .keys()
+        .filter_map(|op| op.split(':').next())
+        .collect();
+    for service in &services {
+        control.set_fault(&ironbark_testkit::FaultRule {
+            service: (*service).to_owned(),
+            latency_ms,
+            error_status: 500,
+            ..ironbark_testkit::FaultRule::default()
+        })?;
+    }
+    let slow = timed().await;
+    control.clear_faults()?;
+    ctx.set_mode(Mode::Apply);
+    let (_, wall_slow, _) = slow?;
+    let resources = plan.resources.len();
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    Ok(PlanCost {
+        resources,
+        reads: log.reads,
+        writes: log.writes,
+        reads_per_resource: log.reads as f64 / resources.max(1) as f64,
+        wall_seconds: wall,
+        wall_seconds_with_latency: wall_slow,
+        latency_ms,
+        round_trips: (wall_slow - wall) / (latency_ms.max(1) as f64 / 1000.0),
+    })
+}
+
 pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let file = stack_file(global)?;
     let mut opts = LoadOptions::new(&file, global.env.clone());
@@ -138,6 +206,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
         .build()
         .await;
     let mut phases = Vec::new();
+    let mut plan_cost = None;
     for (name, action) in [
         ("fresh deploy", Action::Converge),
         ("converged re-deploy", Action::Converge),
@@ -148,6 +217,9 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
             },
         ),
     ] {
+        if name == "destroy" {
+            plan_cost = Some(converged_plan(&ctx, &cfg, &control, &key, args.latency_ms).await?);
+        }
         control.reset_log()?;
         let start = Instant::now();
         let (plan, _) = compose::execute(&ctx, compose::layers(&cfg), action)
@@ -167,6 +239,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
         ));
     }
     emulator.stop();
+    let plan_cost = plan_cost.context("the converged plan was not measured")?;
 
     println!(
         "profile {} of {}, emulator time scale {}",
@@ -195,6 +268,17 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
             p.phase, p.wall_seconds, p.reads, p.writes, p.resources_changed
         );
     }
+    println!(
+        "converged plan: {} resources, {} reads ({:.2} per resource), {} writes; {:.2} s, {:.2} s with {} ms added to every call: a critical path of {:.1} sequential round trips",
+        plan_cost.resources,
+        plan_cost.reads,
+        plan_cost.reads_per_resource,
+        plan_cost.writes,
+        plan_cost.wall_seconds,
+        plan_cost.wall_seconds_with_latency,
+        plan_cost.latency_ms,
+        plan_cost.round_trips
+    );
     let out = args.out.clone().unwrap_or_else(|| {
         target_dir()
             .join("ironbark-bench")
@@ -203,7 +287,7 @@ pub async fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<ExitCode> 
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let json = serde_json::json!({ "profile": global.env, "time_scale": args.time_scale, "phases": phases });
+    let json = serde_json::json!({ "profile": global.env, "time_scale": args.time_scale, "phases": phases, "converged_plan": plan_cost });
     std::fs::write(&out, serde_json::to_string_pretty(&json)?)?;
     println!("results written to {}", out.display());
     Ok(ExitCode::SUCCESS)

@@ -196,4 +196,7 @@ pub struct BenchArgs {
     /// Where to write the JSON results (default: target/ironbark-bench/deploy-<env>.json).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Latency added to every call for the converged plan's round-trip count, in ms.
+    #[arg(long, default_value_t = 50)]
+    pub latency_ms: u64,
 }
