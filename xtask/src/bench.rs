@@ -14,9 +14,9 @@ use ironbark_core::{Context, Event, Mode, Reporter, Tags};
 use ironbark_testkit::{target_dir, Emulator, EmulatorOptions, LogSummary, Venv};
 use serde::Serialize;
 
-use crate::compose::{self, Action};
 use crate::flags::{BenchArgs, Global};
 use crate::validate::stack_file;
+use ironbark_compose::{self as compose, Action};
 
 #[derive(Debug, Serialize)]
 struct Phase {

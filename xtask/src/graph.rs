@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::compose;
 use crate::flags::{Global, GraphArgs, GraphFormat};
 use crate::validate;
+use ironbark_compose as compose;
 
 pub fn run(global: &Global, args: &GraphArgs) -> anyhow::Result<ExitCode> {
     let loaded = validate::load(global)?;

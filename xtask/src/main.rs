@@ -2,11 +2,9 @@
 //! `match`; each command lives in its own module.
 
 mod bench;
-mod compose;
 mod emulator;
 mod flags;
 mod graph;
-mod layers;
 mod render;
 mod run;
 mod test;

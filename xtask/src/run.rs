@@ -14,10 +14,10 @@ use ironbark_core::lock::{self, DeployLock, LockIdentity, LockOptions};
 use ironbark_core::{Context, Mode, Plan, Tags};
 use ironbark_testkit::{Emulator, EmulatorOptions, Venv};
 
-use crate::compose::{self, Action, Outputs};
 use crate::flags::{DestroyArgs, Global};
 use crate::render::Progress;
 use crate::validate;
+use ironbark_compose::{self as compose, Action, Outputs};
 
 /// The emulator's URL, starting it in the background when it is not running.
 pub fn local_endpoint() -> anyhow::Result<String> {

@@ -11,7 +11,7 @@
 //! - [`report`]: progress events.
 //! - [`reconcile`]: the one way a resource converges (the `Resource` trait and its driver),
 //!   the AWS error shape every domain wraps, and error messages for people.
-//! - [`known`]: the one placeholder for values known only after apply.
+//! - [`known`]: values known only after apply, one marker for every domain.
 //! - [`lock`]: the deploy lock (one deploy or destroy per stack and environment at a time).
 //!
 //! ```no_run

@@ -12,7 +12,7 @@ use ironbark_observability::stack::KNOWN_AFTER_APPLY;
 use ironbark_observability::topic::{Subscription, TopicSpec};
 use ironbark_observability::{destroy_observability, ensure_observability, ObservabilitySpec};
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// The observability layer of a stack.
 pub struct Observability {

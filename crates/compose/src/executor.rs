@@ -1,14 +1,13 @@
-//! The composition: which layers (domain crates) a stack has, what each needs from the
-//! others, and the executor that runs them concurrently as soon as their dependencies are
-//! done (deploy), or in reverse order (destroy). Outputs of one layer reach the next as plain
-//! typed values through [`Outputs`] (DESIGN invariant 1: domain crates never call each other).
+//! The executor: which layers (domain crates) a stack has, what each needs from the others,
+//! and running them concurrently as soon as their dependencies are done (deploy), or in
+//! reverse order (destroy). Outputs of one layer reach the next as plain values through
+//! [`Outputs`] (DESIGN invariant 1: domain crates never call each other).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail};
 use ironbark_core::config::StackConfig;
 use ironbark_core::{Context, Plan};
 use serde::Serialize;
@@ -47,8 +46,61 @@ pub struct LayerResult {
     pub outputs: BTreeMap<String, String>,
 }
 
+/// Why a layer failed: the domain crate's error (or a [`StepError`]), boxed.
+pub type LayerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The future a layer returns.
-pub type LayerFuture = Pin<Box<dyn Future<Output = anyhow::Result<LayerResult>> + Send>>;
+pub type LayerFuture = Pin<Box<dyn Future<Output = Result<LayerResult, LayerError>> + Send>>;
+
+/// A layer's own failure: what it was doing, and why (a domain error), or a refusal.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct StepError {
+    /// What failed or what is refused, and what to do.
+    pub what: String,
+    /// The underlying error, when there is one.
+    #[source]
+    pub source: Option<LayerError>,
+}
+
+impl StepError {
+    /// A failure with no underlying error (a refusal).
+    pub fn new(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// `what` failed because of `source`.
+    pub fn caused(what: impl Into<String>, source: impl Into<LayerError>) -> Self {
+        Self {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// Why a run of the composition failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ComposeError {
+    /// A layer failed; layers depending on it did not start.
+    #[error("layer {layer} failed")]
+    Layer {
+        /// The layer.
+        layer: &'static str,
+        /// Its error.
+        #[source]
+        source: LayerError,
+    },
+    /// A layer's task panicked.
+    #[error("a layer task panicked: {0}")]
+    Panicked(String),
+    /// Layers that depend on each other.
+    #[error("dependency cycle among layers: {0}")]
+    Cycle(String),
+}
 
 /// Lets a running layer hand its dependents what they need before it finishes: networking
 /// publishes its subnets and security groups as soon as they exist, so the database starts
@@ -116,7 +168,7 @@ pub async fn execute(
     ctx: &Context,
     layers: Vec<Arc<dyn Layer>>,
     action: Action,
-) -> anyhow::Result<(Plan, Outputs)> {
+) -> Result<(Plan, Outputs), ComposeError> {
     let names: BTreeSet<&'static str> = layers.iter().map(|l| l.name()).collect();
     // For each layer, the layers that must finish before it starts.
     let before: BTreeMap<&'static str, BTreeSet<&'static str>> = layers
@@ -146,7 +198,7 @@ pub async fn execute(
     let mut outputs = Outputs::default();
     let mut plan = Plan::default();
     let mut running = JoinSet::new();
-    let mut failure: Option<anyhow::Error> = None;
+    let mut failure: Option<ComposeError> = None;
     loop {
         if failure.is_none() {
             let ready: Vec<&'static str> = pending
@@ -159,9 +211,9 @@ pub async fn execute(
                 })
                 .collect();
             for name in ready {
-                let layer = pending
-                    .remove(name)
-                    .ok_or_else(|| anyhow!("layer {name} vanished"))?;
+                let Some(layer) = pending.remove(name) else {
+                    continue;
+                };
                 let publisher = Publisher {
                     name,
                     tx: matches!(action, Action::Converge).then(|| tx.clone()),
@@ -186,7 +238,7 @@ pub async fn execute(
         let Some(joined) = joined else {
             break;
         };
-        let (name, result) = joined.map_err(|e| anyhow!("a layer task panicked: {e}"))?;
+        let (name, result) = joined.map_err(|e| ComposeError::Panicked(e.to_string()))?;
         match result {
             Ok(r) => {
                 plan.extend(r.plan);
@@ -197,8 +249,11 @@ pub async fn execute(
                 );
                 finished.insert(name);
             }
-            Err(e) if failure.is_none() => {
-                failure = Some(e.context(format!("layer {name} failed")));
+            Err(source) if failure.is_none() => {
+                failure = Some(ComposeError::Layer {
+                    layer: name,
+                    source,
+                });
             }
             Err(e) => eprintln!(
                 "error: layer {name} also failed: {}",
@@ -210,10 +265,9 @@ pub async fn execute(
         return Err(e);
     }
     if !pending.is_empty() {
-        bail!(
-            "dependency cycle among layers: {}",
-            pending.keys().copied().collect::<Vec<_>>().join(", ")
-        );
+        return Err(ComposeError::Cycle(
+            pending.keys().copied().collect::<Vec<_>>().join(", "),
+        ));
     }
     Ok((plan, outputs))
 }
@@ -257,7 +311,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 log.lock().unwrap().push(format!("end {name}"));
                 if fail {
-                    bail!("boom");
+                    return Err("boom".into());
                 }
                 Ok(LayerResult {
                     plan: Plan::default(),
@@ -370,7 +424,7 @@ mod tests {
         let err = execute(&ctx().await, layers, Action::Converge)
             .await
             .unwrap_err();
-        assert!(format!("{err:#}").contains("layer networking failed: boom"));
+        assert!(ironbark_core::reconcile::render(&err).contains("layer networking failed: boom"));
         assert!(!log.lock().unwrap().iter().any(|l| l.contains("database")));
     }
 

@@ -3,7 +3,6 @@
 //! and an identity pool whose authenticated users assume a role. Outputs are ids and ARNs,
 //! never secret values.
 
-use anyhow::{bail, Context as _};
 use ironbark_core::config::{IdentityConfig, StackConfig};
 use ironbark_core::{Change, Context, Plan, ResourceChange};
 use ironbark_identity::cognito::domain::default_prefix;
@@ -20,7 +19,7 @@ use ironbark_identity::kms::{destroy_key, ensure_key, KeySpec};
 use ironbark_identity::role::{destroy_role, ensure_role, RoleSpec, ServicePrincipal, Trust};
 use ironbark_identity::secret::{destroy_secret, ensure_secret};
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{Action, Layer, LayerError, LayerFuture, LayerResult, Outputs, Publisher, StepError};
 
 const POOL: &str = "identity/cognito/users";
 const API: &str = "identity/cognito/api";
@@ -179,7 +178,7 @@ fn pending(id: &str, kind: &str) -> ResourceChange {
     }
 }
 
-async fn converge(ctx: &Context, cfg: &IdentityConfig) -> anyhow::Result<LayerResult> {
+async fn converge(ctx: &Context, cfg: &IdentityConfig) -> Result<LayerResult, LayerError> {
     let mut r = LayerResult::default();
     let (pool_spec, api, web_spec, m2m_spec) = specs(cfg);
     // The key and the user pool do not depend on each other: converge them together.
@@ -309,7 +308,7 @@ async fn destroy(
     ctx: &Context,
     cfg: &IdentityConfig,
     allow_protected: bool,
-) -> anyhow::Result<LayerResult> {
+) -> Result<LayerResult, LayerError> {
     let mut plan = Plan::default();
     plan.push(destroy_identity_pool(ctx, IDENTITIES).await?);
     plan.push(destroy_role(ctx, AUTH_ROLE).await?);
@@ -331,14 +330,14 @@ async fn destroy(
                     reason,
                 },
             },
-            Err(e) => return Err(e).context("failed to destroy the user pool"),
+            Err(e) => return Err(StepError::caused("failed to destroy the user pool", e).into()),
         }
     };
     let refused = matches!(pool.change, Change::Refused { .. });
     plan.push(pool);
     plan.push(destroy_key(ctx, KEY, i32::from(cfg.kms_deletion_window_days)).await?);
     if refused && ctx.is_apply() {
-        bail!("the user pool is deletion-protected and was kept: destroy again with --allow-protected to delete it and its users");
+        return Err(StepError::new("the user pool is deletion-protected and was kept: destroy again with --allow-protected to delete it and its users").into());
     }
     Ok(LayerResult {
         plan,

@@ -8,7 +8,7 @@ use ironbark_core::{Context, Known};
 use ironbark_networking::flow_logs::LOG_GROUP_ID;
 use ironbark_observability::log_group::{ensure_log_group, LogGroupSpec};
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// The flow logs' log group: `/<stack>/<env>/vpc-flow-logs`, encrypted with the stack's key.
 pub fn spec(retention_days: u16, kms_key: &Known<String>) -> LogGroupSpec {

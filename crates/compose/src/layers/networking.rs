@@ -4,7 +4,7 @@
 use ironbark_core::config::NetworkingConfig;
 use ironbark_core::Context;
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// The networking layer of a stack.
 pub struct Networking {

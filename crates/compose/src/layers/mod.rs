@@ -1,5 +1,5 @@
 //! The layers of the composition, one module per domain crate. Each module implements
-//! [`crate::compose::Layer`] for its domain: it turns the stack configuration into the
+//! [`crate::Layer`] for its domain: it turns the stack configuration into the
 //! domain crate's specs, calls its `ensure_*` (or `destroy_*`) functions, and returns the
 //! changes and outputs. Register a layer in [`all`].
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ironbark_core::config::StackConfig;
 
-use crate::compose::Layer;
+use crate::Layer;
 
 mod database;
 mod flow_logs;

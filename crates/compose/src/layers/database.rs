@@ -9,7 +9,7 @@ use ironbark_core::{Context, Plan};
 use ironbark_database::{destroy_database, ensure_database, DatabaseInputs};
 use ironbark_identity::secret::{destroy_secret, ensure_secret, Generator, SecretSpec};
 
-use crate::compose::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// Logical id of the Redis AUTH token's secret.
 const CACHE_TOKEN: &str = "database/cache/auth-token";
@@ -98,7 +98,7 @@ async fn converge(
     cfg: &DatabaseConfig,
     inputs: &Outputs,
     (subnets_key, db_group_key, cache_group_key): &(String, String, String),
-) -> anyhow::Result<LayerResult> {
+) -> Result<LayerResult, crate::LayerError> {
     let mut result = LayerResult::default();
     let kms_key_arn = real(inputs, "identity.kms_key_arn", "arn:");
     let placeholder = |what: &str| vec![format!("({what}: known after apply)")];
