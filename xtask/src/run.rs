@@ -201,7 +201,7 @@ fn print_plan(global: &Global, plan: &Plan) {
 }
 
 fn print_outputs(global: &Global, outputs: &Outputs, s: &Session) {
-    let mut all = outputs.0.clone();
+    let mut all = outputs.values().clone();
     all.insert("stack".into(), s.loaded.config.stack.clone());
     all.insert("env".into(), s.loaded.profile.clone());
     all.insert("region".into(), s.ctx.region().to_owned());

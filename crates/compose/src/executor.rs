@@ -3,6 +3,7 @@
 //! reverse order (destroy). Outputs of one layer reach the next as plain values through
 //! [`Outputs`] (DESIGN invariant 1: domain crates never call each other).
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
@@ -10,18 +11,51 @@ use std::sync::Arc;
 
 use ironbark_core::config::StackConfig;
 use ironbark_core::{Context, Plan};
-use serde::Serialize;
 use tokio::task::JoinSet;
 
-/// Outputs of a run: `layer.key -> value` (ids, ARNs, endpoints; never secret values).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Outputs(pub BTreeMap<String, String>);
+/// A layer's typed outputs, as the executor keeps them.
+type Typed = Arc<dyn Any + Send + Sync>;
+
+/// What a layer publishes early: its name, rendered outputs and typed outputs.
+type Early = (&'static str, BTreeMap<String, String>, Option<Typed>);
+
+/// Outputs of a run: each layer's typed outputs (read with [`Outputs::of`]), and every value
+/// rendered as `layer.key -> value` for people and machines (ids, ARNs, endpoints; never
+/// secret values).
+#[derive(Clone, Default)]
+pub struct Outputs {
+    values: BTreeMap<String, String>,
+    typed: BTreeMap<&'static str, Typed>,
+}
+
+impl std::fmt::Debug for Outputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(&self.values).finish()
+    }
+}
 
 impl Outputs {
-    /// One output value.
-    #[allow(dead_code)] // read by layers once domain crates register.
+    /// One rendered value (`networking.vpc_id`).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Every rendered value, `layer.key -> value`.
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+
+    /// The typed outputs of type `T` that a layer published ([`crate::outputs`]).
+    pub fn of<T: Any>(&self) -> Option<&T> {
+        self.typed.values().find_map(|t| t.downcast_ref::<T>())
+    }
+
+    fn add(&mut self, layer: &'static str, values: BTreeMap<String, String>, typed: Option<Typed>) {
+        self.values
+            .extend(values.into_iter().map(|(k, v)| (format!("{layer}.{k}"), v)));
+        if let Some(t) = typed {
+            self.typed.insert(layer, t);
+        }
     }
 }
 
@@ -38,12 +72,32 @@ pub enum Action {
 }
 
 /// What one layer returns.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct LayerResult {
     /// Its changes.
     pub plan: Plan,
-    /// Its outputs, keys without the layer prefix.
+    /// Its outputs rendered for people, keys without the layer prefix.
     pub outputs: BTreeMap<String, String>,
+    /// Its typed outputs for dependents (see [`crate::outputs`]), if it has any.
+    pub typed: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl LayerResult {
+    /// A result with `plan` and rendered `outputs`, and no typed outputs.
+    pub fn new(plan: Plan, outputs: BTreeMap<String, String>) -> Self {
+        Self {
+            plan,
+            outputs,
+            typed: None,
+        }
+    }
+
+    /// These results with `typed` as the layer's typed outputs.
+    #[must_use]
+    pub fn with_typed<T: Any + Send + Sync>(mut self, typed: T) -> Self {
+        self.typed = Some(Arc::new(typed));
+        self
+    }
 }
 
 /// Why a layer failed: the domain crate's error (or a [`StepError`]), boxed.
@@ -110,7 +164,7 @@ pub enum ComposeError {
 #[derive(Clone)]
 pub struct Publisher {
     name: &'static str,
-    tx: Option<tokio::sync::mpsc::UnboundedSender<(&'static str, BTreeMap<String, String>)>>,
+    tx: Option<tokio::sync::mpsc::UnboundedSender<Early>>,
 }
 
 impl Publisher {
@@ -122,9 +176,18 @@ impl Publisher {
 
     /// Publishes `outputs` (keys without the layer prefix) to the layers waiting for this one.
     pub fn publish(&self, outputs: BTreeMap<String, String>) {
+        self.send(outputs, None);
+    }
+
+    /// Publishes `outputs` and the layer's typed outputs.
+    pub fn publish_typed<T: Any + Send + Sync>(&self, outputs: BTreeMap<String, String>, typed: T) {
+        self.send(outputs, Some(Arc::new(typed)));
+    }
+
+    fn send(&self, outputs: BTreeMap<String, String>, typed: Option<Typed>) {
         if let Some(tx) = &self.tx {
             // The executor outlives every layer; a closed channel only means it has stopped.
-            let _ = tx.send((self.name, outputs));
+            let _ = tx.send((self.name, outputs, typed));
         }
     }
 }
@@ -226,10 +289,8 @@ pub async fn execute(
             break;
         }
         let joined = tokio::select! {
-            Some((name, early)) = rx.recv() => {
-                outputs
-                    .0
-                    .extend(early.into_iter().map(|(k, v)| (format!("{name}.{k}"), v)));
+            Some((name, early, typed)) = rx.recv() => {
+                outputs.add(name, early, typed);
                 published.insert(name);
                 continue;
             }
@@ -242,11 +303,7 @@ pub async fn execute(
         match result {
             Ok(r) => {
                 plan.extend(r.plan);
-                outputs.0.extend(
-                    r.outputs
-                        .into_iter()
-                        .map(|(k, v)| (format!("{name}.{k}"), v)),
-                );
+                outputs.add(name, r.outputs, r.typed);
                 finished.insert(name);
             }
             Err(source) if failure.is_none() => {
@@ -304,7 +361,7 @@ mod tests {
             Box::pin(async move {
                 log.lock()
                     .unwrap()
-                    .push(format!("start {name} seeing {}", inputs.0.len()));
+                    .push(format!("start {name} seeing {}", inputs.values().len()));
                 if early {
                     publish.publish([("early".to_owned(), name.to_owned())].into());
                 }
@@ -313,10 +370,10 @@ mod tests {
                 if fail {
                     return Err("boom".into());
                 }
-                Ok(LayerResult {
-                    plan: Plan::default(),
-                    outputs: [("id".to_owned(), name.to_owned())].into(),
-                })
+                Ok(
+                    LayerResult::new(Plan::default(), [("id".to_owned(), name.to_owned())].into())
+                        .with_typed(name),
+                )
             })
         }
     }

@@ -19,8 +19,10 @@
 
 mod executor;
 pub mod layers;
+pub mod outputs;
 
 pub use executor::{
     edges, execute, layers, Action, ComposeError, Layer, LayerError, LayerFuture, LayerResult,
     Outputs, Publisher, StepError,
 };
+pub use outputs::{IdentityOutputs, NetworkingOutputs};

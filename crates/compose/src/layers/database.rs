@@ -9,7 +9,9 @@ use ironbark_core::{Context, Plan};
 use ironbark_database::{destroy_database, ensure_database, DatabaseInputs};
 use ironbark_identity::secret::{destroy_secret, ensure_secret, Generator, SecretSpec};
 
-use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{
+    Action, IdentityOutputs, Layer, LayerFuture, LayerResult, NetworkingOutputs, Outputs, Publisher,
+};
 
 /// Logical id of the Redis AUTH token's secret.
 const CACHE_TOKEN: &str = "database/cache/auth-token";
@@ -21,10 +23,6 @@ pub struct Database {
     pub cfg: DatabaseConfig,
     /// Recovery window of destroyed secrets (identity's setting).
     pub secret_recovery_days: u8,
-    /// The networking tier's output key holding the subnets (`networking.subnets.database`).
-    subnets_key: String,
-    db_group_key: String,
-    cache_group_key: String,
 }
 
 impl Database {
@@ -34,19 +32,8 @@ impl Database {
         Self {
             cfg: db.clone(),
             secret_recovery_days: cfg.identity.secret_recovery_days,
-            subnets_key: format!("networking.subnets.{}", db.subnet_tier),
-            db_group_key: format!("networking.security_group.{}", db.security_group),
-            cache_group_key: format!("networking.security_group.{}", db.cache.security_group),
         }
     }
-}
-
-/// An input that exists (not a plan-mode placeholder).
-fn real(inputs: &Outputs, key: &str, prefix: &str) -> Option<String> {
-    inputs
-        .get(key)
-        .filter(|v| v.starts_with(prefix))
-        .map(str::to_owned)
 }
 
 impl Layer for Database {
@@ -67,14 +54,9 @@ impl Layer for Database {
     ) -> LayerFuture {
         let cfg = self.cfg.clone();
         let recovery = i64::from(self.secret_recovery_days);
-        let keys = (
-            self.subnets_key.clone(),
-            self.db_group_key.clone(),
-            self.cache_group_key.clone(),
-        );
         Box::pin(async move {
             match action {
-                Action::Converge => converge(&ctx, &cfg, &inputs, &keys).await,
+                Action::Converge => converge(&ctx, &cfg, &inputs).await,
                 Action::Destroy { allow_protected } => {
                     let mut plan = Plan::default();
                     for c in destroy_database(&ctx, &cfg, allow_protected).await? {
@@ -83,10 +65,7 @@ impl Layer for Database {
                     for id in [CACHE_TOKEN, VECTOR_USER] {
                         plan.push(destroy_secret(&ctx, id, recovery).await?);
                     }
-                    Ok(LayerResult {
-                        plan,
-                        outputs: Default::default(),
-                    })
+                    Ok(LayerResult::new(plan, Default::default()))
                 }
             }
         })
@@ -97,20 +76,23 @@ async fn converge(
     ctx: &Context,
     cfg: &DatabaseConfig,
     inputs: &Outputs,
-    (subnets_key, db_group_key, cache_group_key): &(String, String, String),
 ) -> Result<LayerResult, crate::LayerError> {
     let mut result = LayerResult::default();
-    let kms_key_arn = real(inputs, "identity.kms_key_arn", "arn:");
+    let net = inputs
+        .of::<NetworkingOutputs>()
+        .cloned()
+        .unwrap_or_default();
+    let id = inputs.of::<IdentityOutputs>().cloned().unwrap_or_default();
+    let kms_key_arn = id.kms_key_arn.into_value();
     let placeholder = |what: &str| vec![format!("({what}: known after apply)")];
-    let subnet_ids = inputs
-        .get(subnets_key)
-        .filter(|v| v.starts_with("subnet-"))
-        .map_or_else(
-            || placeholder("subnets"),
-            |v| v.split(',').map(str::to_owned).collect(),
-        );
-    let group = |key: &str| {
-        real(inputs, key, "sg-").map_or_else(|| placeholder("security group"), |g| vec![g])
+    let subnet_ids = net
+        .subnet_ids(&cfg.subnet_tier)
+        .into_value()
+        .unwrap_or_else(|| placeholder("subnets"));
+    let group = |name: &str| {
+        net.security_group(name)
+            .into_value()
+            .map_or_else(|| placeholder("security group"), |g| vec![g])
     };
     // Generated once into Secrets Manager (through identity), never read back here: the
     // database crate reads the token only when it creates the replication group.
@@ -150,9 +132,9 @@ async fn converge(
     }
     let db_inputs = DatabaseInputs {
         subnet_ids,
-        security_group_ids: group(db_group_key),
+        security_group_ids: group(&cfg.security_group),
         kms_key_arn,
-        cache_security_group_ids: group(cache_group_key),
+        cache_security_group_ids: group(&cfg.cache.security_group),
         cache_auth_secret_arn,
         vector_user_secret_arn: vector_user_secret_arn.clone(),
     };

@@ -8,7 +8,9 @@ use ironbark_core::{Context, Known};
 use ironbark_networking::flow_logs::LOG_GROUP_ID;
 use ironbark_observability::log_group::{ensure_log_group, LogGroupSpec};
 
-use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{
+    Action, IdentityOutputs, Layer, LayerFuture, LayerResult, NetworkingOutputs, Outputs, Publisher,
+};
 
 /// The flow logs' log group: `/<stack>/<env>/vpc-flow-logs`, encrypted with the stack's key.
 pub fn spec(retention_days: u16, kms_key: &Known<String>) -> LogGroupSpec {
@@ -45,13 +47,14 @@ impl Layer for FlowLogs {
         Box::pin(async move {
             let mut result = LayerResult::default();
             if let Action::Converge = action {
-                let vpc = inputs
-                    .get("networking.vpc_id")
-                    .filter(|v| v.starts_with("vpc-"));
-                let role = inputs
-                    .get("identity.flow_logs_role_arn")
-                    .filter(|r| r.starts_with("arn:"));
-                let kms = Known::parse(inputs.get("identity.kms_key_arn"));
+                let net = inputs
+                    .of::<NetworkingOutputs>()
+                    .cloned()
+                    .unwrap_or_default();
+                let id = inputs.of::<IdentityOutputs>().cloned().unwrap_or_default();
+                let vpc = net.vpc_id.value().map(String::as_str);
+                let role = id.flow_logs_role_arn.value().map(String::as_str);
+                let kms = id.kms_key_arn.clone();
                 let group = ensure_log_group(&ctx, &spec(retention, &kms)).await?;
                 let log = ironbark_networking::flow_logs::ensure_flow_log(&ctx, vpc, role).await?;
                 result.outputs.insert("log_group".into(), group.name);

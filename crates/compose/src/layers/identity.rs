@@ -19,7 +19,10 @@ use ironbark_identity::kms::{destroy_key, ensure_key, KeySpec};
 use ironbark_identity::role::{destroy_role, ensure_role, RoleSpec, ServicePrincipal, Trust};
 use ironbark_identity::secret::{destroy_secret, ensure_secret};
 
-use crate::{Action, Layer, LayerError, LayerFuture, LayerResult, Outputs, Publisher, StepError};
+use crate::{
+    Action, IdentityOutputs, Layer, LayerError, LayerFuture, LayerResult, Outputs, Publisher,
+    StepError,
+};
 
 const POOL: &str = "identity/cognito/users";
 const API: &str = "identity/cognito/api";
@@ -78,7 +81,8 @@ impl Layer for Identity {
                             r.outputs.insert("flow_logs_role_arn".into(), arn);
                         }
                     }
-                    Ok(r)
+                    let typed = IdentityOutputs::from_values(&r.outputs);
+                    Ok(r.with_typed(typed))
                 }
                 Action::Destroy { allow_protected } => destroy(&ctx, &cfg, allow_protected).await,
             }
@@ -339,8 +343,5 @@ async fn destroy(
     if refused && ctx.is_apply() {
         return Err(StepError::new("the user pool is deletion-protected and was kept: destroy again with --allow-protected to delete it and its users").into());
     }
-    Ok(LayerResult {
-        plan,
-        outputs: Default::default(),
-    })
+    Ok(LayerResult::new(plan, Default::default()))
 }

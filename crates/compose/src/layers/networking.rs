@@ -4,7 +4,7 @@
 use ironbark_core::config::NetworkingConfig;
 use ironbark_core::Context;
 
-use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{Action, Layer, LayerFuture, LayerResult, NetworkingOutputs, Outputs, Publisher};
 
 /// The networking layer of a stack.
 pub struct Networking {
@@ -38,21 +38,21 @@ impl Layer for Networking {
                         &ctx,
                         &cfg,
                         az_count,
-                        |early| publish.publish(early.clone()),
+                        |early| {
+                            publish.publish_typed(
+                                early.clone(),
+                                NetworkingOutputs::from_values(early),
+                            );
+                        },
                     )
                     .await?;
-                    Ok(LayerResult {
-                        plan: out.plan,
-                        outputs: out.outputs,
-                    })
+                    let typed = NetworkingOutputs::from_values(&out.outputs);
+                    Ok(LayerResult::new(out.plan, out.outputs).with_typed(typed))
                 }
                 // Nothing in networking is protected: it holds no data.
                 Action::Destroy { .. } => {
                     let plan = ironbark_networking::destroy_networking(&ctx).await?;
-                    Ok(LayerResult {
-                        plan,
-                        outputs: Default::default(),
-                    })
+                    Ok(LayerResult::new(plan, Default::default()))
                 }
             }
         })

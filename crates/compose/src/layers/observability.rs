@@ -12,7 +12,7 @@ use ironbark_observability::stack::KNOWN_AFTER_APPLY;
 use ironbark_observability::topic::{Subscription, TopicSpec};
 use ironbark_observability::{destroy_observability, ensure_observability, ObservabilitySpec};
 
-use crate::{Action, Layer, LayerFuture, LayerResult, Outputs, Publisher};
+use crate::{Action, IdentityOutputs, Layer, LayerFuture, LayerResult, Outputs, Publisher};
 
 /// The observability layer of a stack.
 pub struct Observability {
@@ -175,10 +175,10 @@ impl Layer for Observability {
     ) -> LayerFuture {
         let stack = self.stack.clone();
         Box::pin(async move {
-            let kms = inputs
-                .get("identity.kms_key_arn")
-                .filter(|v| v.starts_with("arn:"))
-                .map_or_else(|| KNOWN_AFTER_APPLY.to_owned(), str::to_owned);
+            let kms = inputs.of::<IdentityOutputs>().map_or_else(
+                || KNOWN_AFTER_APPLY.to_owned(),
+                |id| id.kms_key_arn.or_placeholder(),
+            );
             let spec = spec(&ctx, &stack, &kms);
             let mut result = LayerResult::default();
             match action {
