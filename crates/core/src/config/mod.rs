@@ -71,7 +71,6 @@ impl LoadOptions {
     /// # Errors
     /// When `arg` has no `=`, or its key is empty or has an empty segment (`=3`, `a..b=1`):
     /// one error on `--set`, quoting the argument.
-    #[allow(clippy::result_large_err)] // a load's errors, returned once per argument
     pub fn set_arg(self, arg: &str) -> Result<Self, ConfigErrors> {
         let fail = |why: &str| {
             let mut errors = ConfigErrors::one(
