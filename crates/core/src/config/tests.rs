@@ -833,7 +833,7 @@ fn every_numeric_key_takes_every_extreme_value_without_panic_and_names_itself() 
             for value in extreme_values() {
                 match load_with(&profile, &cfg, &[(key.clone(), value.clone())]) {
                     Err(panic) => {
-                        failures.push(format!("{profile} {name} = {value}: panicked: {panic}"))
+                        failures.push(format!("{profile} {name} = {value}: panicked: {panic}"));
                     }
                     Ok(Err(err)) if !names_key(&err, &name) => {
                         failures.push(format!(
@@ -878,6 +878,19 @@ fn the_reported_alarm_overflow_is_an_error_on_its_key() {
         err.mentions("observability.alarms.db-cpu.evaluation_periods"),
         "{err}"
     );
+}
+
+/// Loads `profile` of `file` (in a figment Jail) with one `--set` argument, as the CLI does.
+#[allow(clippy::result_large_err)] // figment::Error is large; this is test code.
+fn load_with_set_arg(file: &str, profile: &str, arg: &str) -> Result<Loaded, ConfigErrors> {
+    let mut out = None;
+    Jail::expect_with(|jail| {
+        jail.create_file("ironbark.toml", file)?;
+        let opts = LoadOptions::new(jail.directory().join("ironbark.toml"), profile);
+        out = Some(opts.set_arg(arg).and_then(|o| load(&o)));
+        Ok(())
+    });
+    out.unwrap()
 }
 
 /// Keys not inside an array can be set on the command line too: there, any text is allowed.
@@ -942,16 +955,7 @@ proptest! {
         let (profile, cfg) = shipped_profiles().swap_remove(0);
         let file = stack_file(&cfg, &[(&profile, "")]);
         let arg = format!("{key}={text}");
-        let result = std::panic::catch_unwind(|| {
-            let mut out = None;
-            Jail::expect_with(|jail| {
-                jail.create_file("ironbark.toml", &file)?;
-                let opts = LoadOptions::new(jail.directory().join("ironbark.toml"), profile.as_str());
-                out = Some(opts.set_arg(&arg).and_then(|o| load(&o)));
-                Ok(())
-            });
-            out.unwrap()
-        });
+        let result = std::panic::catch_unwind(|| load_with_set_arg(&file, &profile, &arg));
         match result {
             Err(_) => prop_assert!(false, "--set {}: panicked", arg),
             Ok(Err(err)) => {
@@ -974,19 +978,14 @@ fn set_arguments_without_a_key_are_rejected_naming_the_argument() {
         "networking..nat_gateways=1",
         ".az_count=1",
     ] {
-        Jail::expect_with(|jail| {
-            jail.create_file("ironbark.toml", &file)?;
-            let opts = LoadOptions::new(jail.directory().join("ironbark.toml"), "dev");
-            let err = opts.set_arg(arg).expect_err(arg);
-            assert!(err.mentions("--set"), "{arg}: {err}");
-            let text = err.to_string();
-            assert!(
-                text.contains(&format!("`{arg}`")) && text.contains("KEY=VALUE"),
-                "{arg}: {text}"
-            );
-            assert!(text.contains("(from the command line (--set))"), "{text}");
-            Ok(())
-        });
+        let err = load_with_set_arg(&file, "dev", arg).expect_err(arg);
+        assert!(err.mentions("--set"), "{arg}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("`{arg}`")) && text.contains("KEY=VALUE"),
+            "{arg}: {text}"
+        );
+        assert!(text.contains("(from the command line (--set))"), "{text}");
     }
 }
 
