@@ -183,11 +183,64 @@ fn a_deploy_killed_holding_the_lock_is_taken_over_at_once_by_the_next_run() {
     assert!(rt.block_on(lock::holder(&ctx, ACCOUNT)).unwrap().is_none());
     let plan = ironbark(stack, &["plan", "--env", "dev"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+
+    // A run killed after its last change leaves its lock on a converged stack: the next plan,
+    // deploy or destroy finds nothing to change and takes no lock, yet removes that one.
+    for command in [
+        &["plan", "--env", "dev"][..],
+        &["deploy", "--env", "dev", "--yes"],
+    ] {
+        let dead = plant_dead_lock(&rt, &ctx);
+        let out = ironbark(stack, command);
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("removed the deploy lock")
+                && err.contains(&format!("pid {dead}"))
+                && err.contains("no longer runs on this host")
+                && !err.contains("holds the deploy lock"),
+            "{command:?}: {}",
+            text(&out)
+        );
+        assert!(
+            rt.block_on(lock::holder(&ctx, ACCOUNT)).unwrap().is_none(),
+            "{command:?}: the dead run's lock is gone"
+        );
+    }
     let destroy = ironbark(
         stack,
         &["destroy", "--env", "dev", "--yes", "--allow-protected"],
     );
     assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy));
+    let dead = plant_dead_lock(&rt, &ctx);
+    let nothing = ironbark(stack, &["destroy", "--env", "dev", "--yes"]);
+    assert_eq!(nothing.status.code(), Some(0), "{}", text(&nothing));
+    assert!(
+        String::from_utf8_lossy(&nothing.stderr).contains(&format!("pid {dead}")),
+        "{}",
+        text(&nothing)
+    );
+    assert!(rt.block_on(lock::holder(&ctx, ACCOUNT)).unwrap().is_none());
+}
+
+/// Leaves a lock as a deploy of this host killed while holding it would: its process is gone
+/// and it never beats again. Returns that process's id.
+fn plant_dead_lock(rt: &tokio::runtime::Runtime, ctx: &Context) -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let mut identity = LockIdentity::current(
+        format!("arn:aws:iam::{ACCOUNT}:user/killed"),
+        "deploy --env dev",
+    );
+    identity.pid = dead;
+    let mut opts = LockOptions::new(identity);
+    opts.heartbeat = Duration::from_secs(3600);
+    let lock = rt
+        .block_on(DeployLock::acquire(ctx, ACCOUNT, &opts))
+        .unwrap();
+    drop(lock); // never released, and its hourly heartbeat does not come before the test ends
+    dead
 }
 
 #[test]

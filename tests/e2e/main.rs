@@ -3,6 +3,7 @@
 
 mod cli;
 mod database;
+mod exit_codes;
 mod killed;
 mod lock;
 mod resume;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Ironbark: infrastructure as code for AWS, in Rust.
 #[derive(Debug, Parser)]
@@ -199,4 +199,28 @@ pub struct BenchArgs {
     /// Latency added to every call for the converged plan's round-trip count, in ms.
     #[arg(long, default_value_t = 50)]
     pub latency_ms: u64,
+}
+
+/// The environment variable a rejected value came from, when the error is about a flag that
+/// was not on the command line but is set through its `IRONBARK_*` variable
+/// (`IRONBARK_LOCK_TIMEOUT=ten`): clap's message names only the flag.
+pub fn env_source_of(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(invalid)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = invalid.split_whitespace().next()?.strip_prefix("--")?;
+    let on_command_line =
+        std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    if on_command_line {
+        return None;
+    }
+    let cli = Cli::command();
+    let var = cli
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    std::env::var_os(&var).is_some().then_some(var)
 }

@@ -16,9 +16,33 @@ use clap::Parser;
 
 use crate::flags::{Cli, Command};
 
+/// Exit codes (README, "Exit codes"): 0 success (`plan`: nothing to change), 1 any error,
+/// usage errors included, 2 only `plan` with changes pending. clap's own usage errors exit 2,
+/// which a CI gate on `plan` would read as "changes pending": they are mapped to 1 here.
+fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        // --help and --version print to stdout and succeed; everything else is a usage error.
+        let code = if e.use_stderr() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        };
+        let _ = e.print();
+        if e.use_stderr() {
+            if let Some(var) = flags::env_source_of(&e) {
+                eprintln!("note: that value came from the environment variable {var}");
+            }
+        }
+        code
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match &cli.command {
         Command::Validate => validate::run(&cli.global),
         Command::Plan => run::plan(&cli.global).await,

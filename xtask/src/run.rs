@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use ironbark_core::account::Caller;
-use ironbark_core::config::Loaded;
+use ironbark_core::config::{DatabaseConfig, Loaded};
 use ironbark_core::lock::{self, DeployLock, LockIdentity, LockOptions};
 use ironbark_core::{Context, Mode, Plan, Tags};
 use ironbark_testkit::{Emulator, EmulatorOptions, Venv};
@@ -244,8 +244,24 @@ async fn confirm(global: &Global, s: &Session, what: &str) -> anyhow::Result<boo
     Ok(answer.trim() == "yes")
 }
 
+/// For a run that takes no lock: removes the deploy lock a process of this host left when it
+/// died holding it (SIGKILL, a crash), with a warning naming it (reported by the lock), so it
+/// does not outlive that run and make every later plan warn. Failing to look is a warning.
+async fn remove_dead_lock(s: &Session, command: &str) {
+    let me = LockIdentity::current(
+        s.caller.arn.clone(),
+        format!("{command} --env {}", s.loaded.profile),
+    );
+    if let Err(e) = lock::remove_dead_holder(&s.ctx, &s.caller.account, &me).await {
+        s.progress.println(&format!(
+            "warning: could not check the deploy lock for a dead run's: {e}"
+        ));
+    }
+}
+
 pub async fn plan(global: &Global) -> anyhow::Result<ExitCode> {
     let s = session(global).await?;
+    remove_dead_lock(&s, "plan").await;
     // plan takes no lock, but says when a deploy or destroy is running (one read).
     if let Ok(Some(observed)) = lock::holder(&s.ctx, &s.caller.account).await {
         if let Some(record) = observed.record {
@@ -275,6 +291,8 @@ pub async fn deploy(global: &Global) -> anyhow::Result<ExitCode> {
         compose::execute(&s.ctx, compose::layers(&s.loaded.config), Action::Converge).await?;
     s.progress.finish();
     if plan.has_refusals() || !plan.has_changes() {
+        // No lock is taken: a dead run's lock would otherwise stay behind.
+        remove_dead_lock(&s, "deploy").await;
         print_plan(global, &plan);
         if plan.has_refusals() {
             bail!("the plan has refused changes (marked !): nothing was applied");
@@ -308,15 +326,63 @@ async fn deploy_locked(global: &Global, s: &Session) -> anyhow::Result<ExitCode>
     s.progress.finish();
     let summary = applied.summary();
     eprintln!(
-        "Applied: {} created, {} updated, {} deleted ({} API calls, {} writes).",
+        "Applied: {} created, {} updated, {} deleted, {} waited for ({} API calls, {} writes).",
         summary.create,
         summary.update,
         summary.delete,
+        summary.in_progress,
         s.ctx.recorder().summary().reads + s.ctx.recorder().summary().writes,
         s.ctx.recorder().summary().writes
     );
+    let differences = plan_differences(&plan, &applied);
+    if !differences.is_empty() {
+        eprintln!(
+            "The apply differs from the plan for {} resource(s) (AWS changed meanwhile, or a plan-mode guess was wrong): {}.",
+            differences.len(),
+            differences.join("; ")
+        );
+    }
     print_outputs(global, &outputs, s);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a change was, in words (`create`, `update`, ...).
+fn change_word(change: &ironbark_core::Change) -> &'static str {
+    use ironbark_core::Change;
+    match change {
+        Change::NoOp => "no change",
+        Change::Create { .. } => "create",
+        Change::Update { .. } => "update",
+        Change::Delete => "delete",
+        Change::Refused { .. } => "refused",
+        Change::InProgress { .. } => "wait",
+    }
+}
+
+/// The resources whose applied change is not the planned one, or that only one of the two has
+/// (`networking/vpc: planned create, applied no change`), in the plan's order then the
+/// apply's. Empty when the apply did what was confirmed.
+fn plan_differences(planned: &Plan, applied: &Plan) -> Vec<String> {
+    let word = |plan: &Plan, id: &str| {
+        plan.resources
+            .iter()
+            .find(|r| r.id == id)
+            .map_or("nothing (not in it)", |r| change_word(&r.change))
+    };
+    let mut ids: Vec<&str> = planned.resources.iter().map(|r| r.id.as_str()).collect();
+    for r in &applied.resources {
+        if !ids.contains(&r.id.as_str()) {
+            ids.push(&r.id);
+        }
+    }
+    ids.into_iter()
+        .filter_map(|id| {
+            let (p, a) = (word(planned, id), word(applied, id));
+            // A resource still on its way when planned may be ready by the time of the apply.
+            let settled = matches!((p, a), ("wait", "no change"));
+            (p != a && !settled).then(|| format!("{id}: planned {p}, applied {a}"))
+        })
+        .collect()
 }
 
 /// destroy: like deploy, a first look without the lock; nothing to destroy ends there.
@@ -328,6 +394,7 @@ pub async fn destroy(global: &Global, args: &DestroyArgs) -> anyhow::Result<Exit
     let (plan, _) = compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
     s.progress.finish();
     if !plan.has_changes() {
+        remove_dead_lock(&s, "destroy").await;
         print_plan(global, &plan);
         return Ok(ExitCode::SUCCESS);
     }
@@ -354,9 +421,54 @@ async fn destroy_locked(
     }
     s.ctx.set_mode(Mode::Apply);
     s.progress.set_applying();
-    compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
+    let (destroyed, _) =
+        compose::execute(&s.ctx, compose::layers(&s.loaded.config), action).await?;
     s.progress.finish();
+    for line in kept_after_destroy(&destroyed, &s.loaded.config.database) {
+        eprintln!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What AWS keeps, on purpose, of the databases a destroy deleted, one line each with how to
+/// remove it: the final snapshot (when `final_snapshot = true`), RDS's automated backups
+/// (retained for `backup_retention_days` after the instance is gone, so a mistaken destroy can
+/// still be undone) and the Redis cache's final snapshot. Not stack resources: a later destroy
+/// does not find them.
+fn kept_after_destroy(destroyed: &Plan, db: &DatabaseConfig) -> Vec<String> {
+    use ironbark_database::stack::{CACHE, CLUSTER, INSTANCE};
+    let days = db.backup_retention_days;
+    destroyed
+        .resources
+        .iter()
+        .filter(|r| matches!(r.change, ironbark_core::Change::Delete))
+        .filter_map(|r| {
+            let id = r.physical_id.as_deref()?;
+            let snapshot = |delete: &str| {
+                if db.final_snapshot {
+                    format!(
+                        "its final snapshot {id}-final-<unix time> (kept until deleted: `{delete} <name>`) and "
+                    )
+                } else {
+                    String::new()
+                }
+            };
+            Some(match r.id.as_str() {
+                INSTANCE => format!(
+                    "Kept: RDS instance {id} is deleted; {}its automated backups (kept {days} days, backup_retention_days). List them with `aws rds describe-db-snapshots --db-instance-identifier {id} --snapshot-type manual` and `aws rds describe-db-instance-automated-backups --db-instance-identifier {id}`; remove the backups with `aws rds delete-db-instance-automated-backup --dbi-resource-id <DbiResourceId>`.",
+                    snapshot("aws rds delete-db-snapshot --db-snapshot-identifier")
+                ),
+                CLUSTER => format!(
+                    "Kept: Aurora cluster {id} is deleted; {}its automated backups (kept {days} days, backup_retention_days). List them with `aws rds describe-db-cluster-snapshots --db-cluster-identifier {id} --snapshot-type manual` and `aws rds describe-db-cluster-automated-backups --db-cluster-identifier {id}`; remove the backups with `aws rds delete-db-cluster-automated-backup --db-cluster-resource-id <DbClusterResourceId>`.",
+                    snapshot("aws rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier")
+                ),
+                CACHE if db.final_snapshot => format!(
+                    "Kept: Redis replication group {id} is deleted; its final snapshot {id}-final-<unix time> is kept until deleted. List it with `aws elasticache describe-snapshots --replication-group-id {id}`; remove it with `aws elasticache delete-snapshot --snapshot-name <name>`."
+                ),
+                _ => return None,
+            })
+        })
+        .collect()
 }
 
 pub async fn outputs(global: &Global) -> anyhow::Result<ExitCode> {
@@ -396,5 +508,100 @@ pub async fn unlock(global: &Global) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!("The lock changed meanwhile (another run took it); left in place.");
         Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ironbark_core::{Change, ResourceChange};
+
+    use super::*;
+
+    fn rc(id: &str, change: Change) -> ResourceChange {
+        ResourceChange {
+            id: id.into(),
+            kind: "thing".into(),
+            physical_id: Some(format!("phys-{}", id.replace('/', "-"))),
+            change,
+        }
+    }
+
+    fn plan(resources: Vec<ResourceChange>) -> Plan {
+        Plan { resources }
+    }
+
+    #[test]
+    fn an_apply_that_did_what_was_planned_has_no_differences() {
+        let create = || Change::Create { fields: vec![] };
+        let p = plan(vec![rc("a", create()), rc("b", Change::NoOp)]);
+        assert!(plan_differences(&p, &p.clone()).is_empty());
+    }
+
+    #[test]
+    fn differences_name_each_resource_and_both_changes() {
+        let update = || Change::Update { fields: vec![] };
+        let planned = plan(vec![
+            rc("a", Change::Create { fields: vec![] }),
+            rc("b", update()),
+        ]);
+        let applied = plan(vec![
+            rc("a", Change::NoOp),
+            rc("b", update()),
+            rc("c", update()),
+        ]);
+        assert_eq!(
+            plan_differences(&planned, &applied),
+            [
+                "a: planned create, applied no change",
+                "c: planned nothing (not in it), applied update"
+            ]
+        );
+    }
+
+    fn database(final_snapshot: bool) -> DatabaseConfig {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ironbark.toml");
+        let mut opts = ironbark_core::config::LoadOptions::new(file, "dev");
+        opts.use_env = false;
+        let mut db = ironbark_core::config::load(&opts)
+            .expect("the shipped stack loads")
+            .config
+            .database;
+        db.final_snapshot = final_snapshot;
+        db
+    }
+
+    #[test]
+    fn destroy_names_the_snapshots_and_backups_aws_keeps_and_how_to_remove_them() {
+        use ironbark_database::stack::{CACHE, INSTANCE, SUBNET_GROUP};
+        let destroyed = plan(vec![
+            rc(INSTANCE, Change::Delete),
+            rc(CACHE, Change::Delete),
+            rc(SUBNET_GROUP, Change::Delete),
+        ]);
+        let lines = kept_after_destroy(&destroyed, &database(true));
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        let rds = &lines[0];
+        for part in [
+            "phys-database-instance-final-",
+            "automated backups (kept 7 days",
+            "aws rds delete-db-snapshot --db-snapshot-identifier",
+            "aws rds delete-db-instance-automated-backup --dbi-resource-id",
+            "--db-instance-identifier phys-database-instance",
+        ] {
+            assert!(rds.contains(part), "{part}: {rds}");
+        }
+        assert!(
+            lines[1].contains("aws elasticache delete-snapshot"),
+            "{}",
+            lines[1]
+        );
+        // Without a final snapshot, only the automated backups remain to be named.
+        let lines = kept_after_destroy(&destroyed, &database(false));
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(!lines[0].contains("delete-db-snapshot"), "{}", lines[0]);
+        assert!(lines[0].contains("automated backups"), "{}", lines[0]);
+        // Nothing deleted, nothing kept.
+        let untouched = plan(vec![rc(INSTANCE, Change::NoOp)]);
+        assert!(kept_after_destroy(&untouched, &database(true)).is_empty());
     }
 }

@@ -27,14 +27,11 @@ pub fn stack_file(global: &Global) -> anyhow::Result<PathBuf> {
 /// error (key path, file, profile table) before any AWS call.
 pub fn load(global: &Global) -> anyhow::Result<Loaded> {
     let mut opts = LoadOptions::new(stack_file(global)?, global.env.clone());
+    let report = |e: config::ConfigErrors| anyhow::anyhow!("{}", e.to_string().trim_end());
     for set in &global.set {
-        let Some((key, value)) = set.split_once('=') else {
-            bail!("--set {set}: expected KEY=VALUE, e.g. --set networking.az_count=3");
-        };
-        opts = opts.set(key.trim(), value.trim());
+        opts = opts.set_arg(set).map_err(report)?;
     }
-    let loaded =
-        config::load(&opts).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+    let loaded = config::load(&opts).map_err(report)?;
     for w in &loaded.warnings {
         eprintln!(
             "warning: {}: {} (security rule {}; an error in production)",

@@ -13,7 +13,8 @@
 //!   not changed for [`LockOptions::stale_after`] (a crashed or killed run elsewhere) is taken
 //!   over, with a warning naming whose it was;
 //! - a lock held by a process of this same host that no longer exists (Ctrl-C, SIGKILL, a
-//!   crash) is taken over at once;
+//!   crash) is taken over at once, and removed ([`remove_dead_holder`]) by a run that takes
+//!   no lock (a plan, a deploy or destroy with nothing to change);
 //! - a holder whose heartbeat finds the lock taken over learns it through
 //!   [`DeployLock::lost`] and must stop.
 //!
@@ -182,18 +183,30 @@ pub fn decide(
             ),
         };
     }
-    if let Some(record) = &observed.record {
-        if record.holder.host == me.host && record.holder.pid != me.pid && !alive(record.holder.pid)
-        {
-            return Decision::TakeOver {
-                reason: format!(
-                    "its process {} no longer runs on this host",
-                    record.holder.pid
-                ),
-            };
-        }
+    match dead_holder(observed, me, alive) {
+        Some(reason) => Decision::TakeOver { reason },
+        None => Decision::Held,
     }
-    Decision::Held
+}
+
+/// Why the lock observed as `observed` is held by a process of this host that no longer
+/// exists (pure), or `None` when it is not (another host's, this process's, a live one's, or
+/// not Ironbark's). `alive` says whether a process id of this host still exists.
+#[must_use]
+pub fn dead_holder(
+    observed: &Observed,
+    me: &LockIdentity,
+    alive: impl Fn(u32) -> bool,
+) -> Option<String> {
+    let record = observed.record.as_ref()?;
+    let dead =
+        record.holder.host == me.host && record.holder.pid != me.pid && !alive(record.holder.pid);
+    dead.then(|| {
+        format!(
+            "its process {} no longer runs on this host",
+            record.holder.pid
+        )
+    })
 }
 
 /// Whether process `pid` runs on this host (a zombie, killed but not yet reaped, does not).
@@ -915,6 +928,44 @@ pub async fn holder(ctx: &Context, account: &str) -> Result<Option<Observed>, Lo
     Place::new(ctx, account).observe().await
 }
 
+/// Removes the lock of the context's stack and environment when it is held by a process of
+/// this host (`me.host`) that no longer exists: a run killed (SIGKILL) or crashed while holding
+/// it. Runs that take no lock (a plan, or a deploy or destroy that finds nothing to change)
+/// call this, so such a lock does not outlive its run until a later run happens to take the
+/// lock. Reports a warning naming the removed lock's holder, and returns its record.
+///
+/// # Idempotency
+/// The delete is conditional on the `ETag` observed: a lock taken meanwhile by a new run is
+/// left alone (`Ok(None)`). A lock of a live process, of another host (whose pids mean nothing
+/// here) or not Ironbark's is never touched.
+///
+/// # Errors
+/// S3 errors other than "no such bucket/key".
+pub async fn remove_dead_holder(
+    ctx: &Context,
+    account: &str,
+    me: &LockIdentity,
+) -> Result<Option<LockRecord>, LockError> {
+    let place = Place::new(ctx, account);
+    let Some(observed) = place.observe().await? else {
+        return Ok(None);
+    };
+    let (Some(reason), Some(record)) = (
+        dead_holder(&observed, me, process_alive),
+        observed.record.clone(),
+    ) else {
+        return Ok(None);
+    };
+    if !place.delete(&observed.etag).await? {
+        return Ok(None);
+    }
+    ctx.report(Event::Warning {
+        resource: Some(LOCK_RESOURCE.to_owned()),
+        message: format!("removed the deploy lock left by {record}: {reason}"),
+    });
+    Ok(Some(record))
+}
+
 /// Deletes the lock of the context's stack and environment whoever holds it, if it is still
 /// the one observed as `observed` (so a lock taken meanwhile by a new run is not removed).
 /// The evicted holder learns it at its next heartbeat and stops.
@@ -996,6 +1047,26 @@ mod tests {
         );
         // Alive: not taken over.
         assert_eq!(decide(&o, &me(), &opts, |_| true), Decision::Held);
+    }
+
+    #[test]
+    fn only_a_dead_process_of_this_host_is_a_dead_holder() {
+        let dead = |pid| pid != 7;
+        let here = held_by("laptop", 7, Duration::from_secs(1));
+        let reason = dead_holder(&here, &me(), dead).expect("dead here");
+        assert!(reason.contains("process 7"), "{reason}");
+        // Alive, another host's, or this very process: never.
+        assert_eq!(dead_holder(&here, &me(), |_| true), None);
+        let elsewhere = held_by("ci-runner", 7, Duration::from_secs(1));
+        assert_eq!(dead_holder(&elsewhere, &me(), dead), None);
+        let mine = held_by("laptop", me().pid, Duration::from_secs(1));
+        assert_eq!(dead_holder(&mine, &me(), |_| false), None);
+        // Not Ironbark's JSON: nobody to name, left alone.
+        let foreign = Observed {
+            record: None,
+            ..here
+        };
+        assert_eq!(dead_holder(&foreign, &me(), dead), None);
     }
 
     #[test]

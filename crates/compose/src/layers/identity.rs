@@ -4,7 +4,7 @@
 //! never secret values.
 
 use ironbark_core::config::{IdentityConfig, StackConfig};
-use ironbark_core::{Change, Context, Plan, ResourceChange};
+use ironbark_core::{Change, Context, FieldDiff, Plan, ResourceChange};
 use ironbark_identity::cognito::domain::default_prefix;
 use ironbark_identity::cognito::identity_pool::{
     destroy_identity_pool, ensure_identity_pool_roles,
@@ -32,6 +32,8 @@ const M2M_SECRET: &str = "identity/cognito/m2m-credentials";
 const DOMAIN: &str = "identity/cognito/domain";
 const IDENTITIES: &str = "identity/cognito/identities";
 const AUTH_ROLE: &str = "identity/role/authenticated";
+/// The identity pool's role mapping (which role authenticated identities get).
+const IDENTITY_ROLES: &str = "identity/cognito/identities/roles";
 const KEY: &str = "main";
 const FLOW_LOGS_ROLE: &str = "identity/role/vpc-flow-logs";
 
@@ -182,6 +184,23 @@ fn pending(id: &str, kind: &str) -> ResourceChange {
     }
 }
 
+/// The identity pool's role mapping, when the pool or its role is yet to be created (plan
+/// mode): apply sets it once both exist, as an update of the new pool's (empty) mapping, so the
+/// plan counts it as apply will.
+fn pending_roles() -> ResourceChange {
+    ResourceChange {
+        id: IDENTITY_ROLES.to_owned(),
+        kind: "identity pool roles".to_owned(),
+        physical_id: None,
+        change: Change::Update {
+            fields: vec![FieldDiff::set(
+                "roles.authenticated",
+                ironbark_core::KNOWN_AFTER_APPLY,
+            )],
+        },
+    }
+}
+
 async fn converge(ctx: &Context, cfg: &IdentityConfig) -> Result<LayerResult, LayerError> {
     let mut r = LayerResult::default();
     let (pool_spec, api, web_spec, m2m_spec) = specs(cfg);
@@ -216,6 +235,7 @@ async fn converge(ctx: &Context, cfg: &IdentityConfig) -> Result<LayerResult, La
         ] {
             r.plan.push(pending(id, kind));
         }
+        r.plan.push(pending_roles());
         for group in &cfg.cognito.groups {
             r.plan.push(pending(
                 &format!("identity/cognito/group/{group}"),
@@ -267,6 +287,7 @@ async fn converge(ctx: &Context, cfg: &IdentityConfig) -> Result<LayerResult, La
     let Some(web_id) = web.client_id.clone() else {
         r.plan.push(pending(IDENTITIES, "identity pool"));
         r.plan.push(pending(AUTH_ROLE, "role"));
+        r.plan.push(pending_roles());
         return Ok(r);
     };
     let ip = ensure_identity_pool(
@@ -284,6 +305,7 @@ async fn converge(ctx: &Context, cfg: &IdentityConfig) -> Result<LayerResult, La
     r.plan.push(ip.change.clone());
     let Some(ip_id) = ip.id else {
         r.plan.push(pending(AUTH_ROLE, "role"));
+        r.plan.push(pending_roles());
         return Ok(r);
     };
     r.outputs.insert("identity_pool_id".into(), ip_id.clone());
@@ -298,12 +320,13 @@ async fn converge(ctx: &Context, cfg: &IdentityConfig) -> Result<LayerResult, La
     )
     .await?;
     r.plan.push(role.change.clone());
-    if let Some(arn) = role.arn {
-        r.plan.push(
-            ensure_identity_pool_roles(ctx, "identity/cognito/identities/roles", &ip_id, &arn)
-                .await?,
-        );
-        r.outputs.insert("authenticated_role_arn".into(), arn);
+    match role.arn {
+        Some(arn) => {
+            r.plan
+                .push(ensure_identity_pool_roles(ctx, IDENTITY_ROLES, &ip_id, &arn).await?);
+            r.outputs.insert("authenticated_role_arn".into(), arn);
+        }
+        None => r.plan.push(pending_roles()),
     }
     Ok(r)
 }

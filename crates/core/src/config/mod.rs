@@ -65,7 +65,40 @@ impl LoadOptions {
         self.overrides.push((key.to_owned(), value));
         self
     }
+
+    /// Adds one `--set` argument as typed on the command line, `KEY=VALUE` (both trimmed).
+    ///
+    /// # Errors
+    /// When `arg` has no `=`, or its key is empty or has an empty segment (`=3`, `a..b=1`):
+    /// one error on `--set`, quoting the argument.
+    pub fn set_arg(self, arg: &str) -> Result<Self, ConfigErrors> {
+        let fail = |why: &str| {
+            let mut errors = ConfigErrors::one(
+                &self,
+                "--set",
+                format!("`{arg}`: {why}; expected KEY=VALUE, e.g. --set networking.az_count=3"),
+            );
+            for e in &mut errors.errors {
+                e.origin = Some(COMMAND_LINE.to_owned());
+            }
+            errors
+        };
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(fail("no `=`"));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(fail("the key is empty"));
+        }
+        if key.split('.').any(|part| part.trim().is_empty()) {
+            return Err(fail("the key has an empty part"));
+        }
+        Ok(self.set(key, value.trim()))
+    }
 }
+
+/// The origin of `--set` values, as errors name it.
+const COMMAND_LINE: &str = "the command line (--set)";
 
 /// One configuration error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,13 +214,22 @@ fn figment(opts: &LoadOptions) -> Figment {
     fig
 }
 
-/// Which table of the stack file holds `path` for `profile`: `[profile]` or `[default]`.
+/// Steps one level down a stack file's tree: a table key, or an array index.
+fn child<'a>(node: &'a toml::Value, part: &str) -> Option<&'a toml::Value> {
+    match (node, part.parse::<usize>()) {
+        (toml::Value::Array(items), Ok(i)) => items.get(i),
+        _ => node.get(part),
+    }
+}
+
+/// Which table of the stack file holds `path` (figment's dotted form) for `profile`:
+/// `[profile]` or `[default]`.
 fn table_of(file: &Path, profile: &str, path: &str) -> Option<&'static str> {
     let table: toml::Table = toml::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
     let has = |root: &str| {
         let mut node = table.get(root);
         for part in path.split('.') {
-            node = node.and_then(|n| n.get(part));
+            node = node.and_then(|n| child(n, part));
         }
         node.is_some()
     };
@@ -200,10 +242,53 @@ fn table_of(file: &Path, profile: &str, path: &str) -> Option<&'static str> {
     }
 }
 
+/// A figment key path as validation writes paths: array elements as `[i]`
+/// (`networking.nacls.db.ingress[0].rule`, where figment says `ingress.0.rule`). A segment is
+/// an index when the stack file holds an array there, under `[profile]` or `[default]`.
+fn display_path(file: &Path, profile: &str, path: &[String]) -> String {
+    let table: Option<toml::Table> = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| toml::from_str(&text).ok());
+    let is_array = |prefix: &[String]| {
+        let Some(table) = &table else {
+            return false;
+        };
+        [profile, "default"].into_iter().any(|root| {
+            let mut node = table.get(root);
+            for part in prefix {
+                node = node.and_then(|n| child(n, part));
+            }
+            node.is_some_and(toml::Value::is_array)
+        })
+    };
+    let mut out = String::new();
+    for (i, part) in path.iter().enumerate() {
+        if i > 0 && part.parse::<usize>().is_ok() && is_array(&path[..i]) {
+            out.push('[');
+            out.push_str(part);
+            out.push(']');
+        } else {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 fn origin(fig: &Figment, opts: &LoadOptions, path: &str) -> Option<String> {
     let value = fig.find_value(path).ok()?;
     let metadata = fig.get_metadata(value.tag())?;
-    Some(match &metadata.source {
+    Some(describe_source(metadata, opts, path))
+}
+
+/// A value's origin for users, from figment's metadata: a file by name and table, the
+/// environment, or the command line. Never a source-code location (figment records where the
+/// `--set` provider was built in this crate; that means nothing to a user). `path` is the key
+/// in figment's dotted form (array indices as `.0`).
+fn describe_source(metadata: &figment::Metadata, opts: &LoadOptions, path: &str) -> String {
+    match &metadata.source {
         Some(figment::Source::File(p)) => {
             let name = p.file_name().map_or_else(
                 || p.display().to_string(),
@@ -215,10 +300,11 @@ fn origin(fig: &Figment, opts: &LoadOptions, path: &str) -> Option<String> {
                 None => name,
             }
         }
-        Some(figment::Source::Code(_)) => "the command line (--set)".to_owned(),
-        Some(other) => other.to_string(),
-        None => metadata.name.to_string(),
-    })
+        Some(figment::Source::Code(_)) => COMMAND_LINE.to_owned(),
+        Some(figment::Source::Custom(c)) => c.clone(),
+        // `Source` is non-exhaustive: whatever comes, its metadata's name says what it is.
+        Some(_) | None => metadata.name.to_string(),
+    }
 }
 
 fn from_figment_error(fig: &Figment, opts: &LoadOptions, err: figment::Error) -> ConfigErrors {
@@ -247,16 +333,14 @@ fn from_figment_error(fig: &Figment, opts: &LoadOptions, err: figment::Error) ->
                 }
                 kind => kind.to_string(),
             };
-            let path = path.join(".");
-            let origin = origin(fig, opts, &path).or_else(|| {
-                e.metadata.as_ref().map(|m| {
-                    m.source
-                        .as_ref()
-                        .map_or_else(|| m.name.to_string(), ToString::to_string)
-                })
+            let dotted = path.join(".");
+            let origin = origin(fig, opts, &dotted).or_else(|| {
+                e.metadata
+                    .as_ref()
+                    .map(|m| describe_source(m, opts, &dotted))
             });
             ConfigError {
-                path,
+                path: display_path(&opts.file, &opts.profile, &path),
                 origin,
                 message,
             }

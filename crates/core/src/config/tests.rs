@@ -653,3 +653,375 @@ fn observability_errors_name_their_key() {
     );
     assert!(alarm_rule_refs("ALARM(a").is_err());
 }
+
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A key path as validation and the loader write it: `networking.nacls.db.ingress[0].rule`.
+fn dotted(path: &[Step]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Every numeric key of `value` (and every unset optional one: serialized as null, it may be
+/// numeric), with its path.
+fn numeric_keys(value: &serde_json::Value, path: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    match value {
+        serde_json::Value::Number(_) | serde_json::Value::Null => out.push(path.clone()),
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                path.push(Step::Key(k.clone()));
+                numeric_keys(v, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                path.push(Step::Index(i));
+                numeric_keys(v, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::Bool(_) | serde_json::Value::String(_) => {}
+    }
+}
+
+/// The shipped stack file's profiles, resolved (offline, without the environment).
+fn shipped_profiles() -> Vec<(String, StackConfig)> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ironbark.toml");
+    ["dev", "prod"]
+        .into_iter()
+        .map(|profile| {
+            let mut opts = LoadOptions::new(&file, profile);
+            opts.use_env = false;
+            let cfg = load(&opts).unwrap_or_else(|e| panic!("{e}")).config;
+            (profile.to_owned(), cfg)
+        })
+        .collect()
+}
+
+/// Every numeric key of the schema, found by walking the shipped stack's resolved profiles
+/// (so a key added to the model and the stack file is covered without touching this test).
+fn schema_numeric_keys() -> Vec<Vec<Step>> {
+    let mut keys = Vec::new();
+    for (_, cfg) in shipped_profiles() {
+        let json = serde_json::to_value(&cfg).unwrap();
+        numeric_keys(&json, &mut Vec::new(), &mut keys);
+    }
+    let mut unique: Vec<Vec<Step>> = Vec::new();
+    for k in keys {
+        if !unique.contains(&k) {
+            unique.push(k);
+        }
+    }
+    unique
+}
+
+/// Sets `path` in a TOML table to `value`, creating the last key if it is absent.
+fn set_at(root: &mut toml::Value, path: &[Step], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = root;
+    for step in parents {
+        node = match step {
+            Step::Key(k) => node.get_mut(k.as_str()).unwrap(),
+            Step::Index(i) => node.get_mut(*i).unwrap(),
+        };
+    }
+    match last {
+        Step::Key(k) => {
+            node.as_table_mut().unwrap().insert(k.clone(), value);
+        }
+        Step::Index(i) => {
+            *node.get_mut(*i).unwrap() = value;
+        }
+    }
+}
+
+/// Extreme values a user (or a hostile tester) can write for a number: zero, one, negative,
+/// the limits of every integer type the model uses and of TOML itself, and non-finite floats.
+fn extreme_values() -> Vec<toml::Value> {
+    let ints = [
+        0,
+        1,
+        -1,
+        2,
+        255,
+        256,
+        65_535,
+        65_536,
+        86_400,
+        50_000,
+        i64::from(u32::MAX),
+        i64::from(u32::MAX) + 1,
+        i64::from(i32::MAX),
+        i64::MAX,
+        i64::MIN,
+    ];
+    let floats = [
+        0.5,
+        -0.5,
+        1e308,
+        -1e308,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    ints.into_iter()
+        .map(toml::Value::Integer)
+        .chain(floats.into_iter().map(toml::Value::Float))
+        .collect()
+}
+
+/// What a rejection must do: name the key it is about, as its key path or in its message.
+fn names_key(err: &ConfigErrors, key: &str) -> bool {
+    err.errors.iter().all(|e| !e.path.is_empty())
+        && err.errors.iter().any(|e| {
+            e.path == key || e.path.starts_with(&format!("{key}.")) || e.message.contains(key)
+        })
+}
+
+/// Loads `profile` of the shipped stack with `assignments` written into its profile's values
+/// (through the stack file, in a figment Jail); panics are caught and reported as failures.
+fn load_with(
+    profile: &str,
+    cfg: &StackConfig,
+    assignments: &[(Vec<Step>, toml::Value)],
+) -> Result<Result<Loaded, ConfigErrors>, String> {
+    let mut table = toml::Value::try_from(cfg).unwrap();
+    for (path, value) in assignments {
+        set_at(&mut table, path, value.clone());
+    }
+    let mut root = toml::Table::new();
+    root.insert("default".into(), table);
+    root.insert(profile.into(), toml::Value::Table(toml::Table::new()));
+    let file = toml::to_string(&root).unwrap();
+    std::panic::catch_unwind(|| load_in_jail(&file, profile, &[], &[])).map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default()
+    })
+}
+
+#[test]
+fn the_numeric_keys_are_found_by_walking_the_schema() {
+    let keys: Vec<String> = schema_numeric_keys().iter().map(|k| dotted(k)).collect();
+    for must in [
+        "az_count",
+        "networking.nat_gateways",
+        "networking.tiers.public.slot",
+        "networking.nacls.database.ingress[0].rule",
+        "database.allocated_storage_gb",
+        "database.aurora.min_acu",
+        "database.vector.dimension",
+        "database.cache.nodes",
+        "database.tables.jobs.read_capacity",
+        "identity.cognito.password_min_length",
+        "observability.alarms.db-cpu.period_seconds",
+        "observability.alarms.db-cpu.evaluation_periods",
+        "observability.alarms.db-cpu.datapoints_to_alarm",
+        "observability.alarms.db-cpu.threshold",
+    ] {
+        assert!(keys.iter().any(|k| k == must), "{must} not in {keys:?}");
+    }
+}
+
+#[test]
+fn every_numeric_key_takes_every_extreme_value_without_panic_and_names_itself() {
+    let keys = schema_numeric_keys();
+    let mut failures = Vec::new();
+    for (profile, cfg) in shipped_profiles() {
+        for key in &keys {
+            let name = dotted(key);
+            for value in extreme_values() {
+                match load_with(&profile, &cfg, &[(key.clone(), value.clone())]) {
+                    Err(panic) => {
+                        failures.push(format!("{profile} {name} = {value}: panicked: {panic}"));
+                    }
+                    Ok(Err(err)) if !names_key(&err, &name) => {
+                        failures.push(format!(
+                            "{profile} {name} = {value}: rejected without naming it: {err}"
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_reported_alarm_overflow_is_an_error_on_its_key() {
+    let (profile, cfg) = shipped_profiles().swap_remove(0);
+    let alarm = |field: &str| {
+        vec![
+            Step::Key("observability".into()),
+            Step::Key("alarms".into()),
+            Step::Key("db-cpu".into()),
+            Step::Key(field.into()),
+        ]
+    };
+    let err = load_with(
+        &profile,
+        &cfg,
+        &[
+            (alarm("period_seconds"), toml::Value::Integer(86_400)),
+            (alarm("evaluation_periods"), toml::Value::Integer(50_000)),
+        ],
+    )
+    .expect("no panic")
+    .expect_err("rejected");
+    assert!(
+        err.mentions("observability.alarms.db-cpu.evaluation_periods"),
+        "{err}"
+    );
+}
+
+/// Loads `profile` of `file` (in a figment Jail) with one `--set` argument, as the CLI does.
+#[allow(clippy::result_large_err)] // figment::Error is large; this is test code.
+fn load_with_set_arg(file: &str, profile: &str, arg: &str) -> Result<Loaded, ConfigErrors> {
+    let mut out = None;
+    Jail::expect_with(|jail| {
+        jail.create_file("ironbark.toml", file)?;
+        let opts = LoadOptions::new(jail.directory().join("ironbark.toml"), profile);
+        out = Some(opts.set_arg(arg).and_then(|o| load(&o)));
+        Ok(())
+    });
+    out.unwrap()
+}
+
+/// Keys not inside an array can be set on the command line too: there, any text is allowed.
+fn settable(key: &[Step]) -> bool {
+    key.iter().all(|s| matches!(s, Step::Key(_)))
+}
+
+fn extreme_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_owned()),
+        Just("-1".to_owned()),
+        Just("4294967296".to_owned()),
+        Just("9223372036854775807".to_owned()),
+        Just("-9223372036854775808".to_owned()),
+        Just("99999999999999999999999999".to_owned()),
+        Just("nan".to_owned()),
+        Just("-inf".to_owned()),
+        Just("1e999".to_owned()),
+        Just(String::new()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|n| n.to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Several numeric keys at once, extreme values, through the stack file: never a panic,
+    /// and a rejection names at least one of the keys changed (each error names its own key).
+    #[test]
+    fn prop_extreme_numbers_in_several_keys_never_panic(
+        picks in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 1..=3),
+        prod in any::<bool>(),
+    ) {
+        let keys = schema_numeric_keys();
+        let values = extreme_values();
+        let assignments: Vec<(Vec<Step>, toml::Value)> = picks
+            .iter()
+            .map(|(k, v)| (k.get(&keys).clone(), v.get(&values).clone()))
+            .collect();
+        let (profile, cfg) = shipped_profiles().swap_remove(usize::from(prod));
+        match load_with(&profile, &cfg, &assignments) {
+            Err(panic) => prop_assert!(false, "{:?}: panicked: {}", assignments, panic),
+            Ok(Err(err)) => prop_assert!(
+                assignments.iter().any(|(k, _)| names_key(&err, &dotted(k))),
+                "{:?}: rejected without naming a key changed: {}", assignments, err
+            ),
+            Ok(Ok(_)) => {}
+        }
+    }
+
+    /// Any text for any numeric key through `--set`: never a panic; a rejection names the key
+    /// and says it came from the command line.
+    #[test]
+    fn prop_extreme_numbers_on_the_command_line_never_panic(
+        pick in any::<prop::sample::Index>(),
+        text in extreme_text(),
+    ) {
+        let keys: Vec<Vec<Step>> = schema_numeric_keys().into_iter().filter(|k| settable(k)).collect();
+        let key = dotted(pick.get::<Vec<Step>>(&keys));
+        let (profile, cfg) = shipped_profiles().swap_remove(0);
+        let file = stack_file(&cfg, &[(&profile, "")]);
+        let arg = format!("{key}={text}");
+        let result = std::panic::catch_unwind(|| load_with_set_arg(&file, &profile, &arg));
+        match result {
+            Err(_) => prop_assert!(false, "--set {}: panicked", arg),
+            Ok(Err(err)) => {
+                prop_assert!(names_key(&err, &key), "--set {}: rejected without naming it: {}", arg, err);
+                let text = err.to_string();
+                prop_assert!(!text.contains(".rs:"), "--set {}: a source location as origin: {}", arg, text);
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[test]
+fn set_arguments_without_a_key_are_rejected_naming_the_argument() {
+    let file = stack_file(&base(), &[("dev", "")]);
+    for arg in [
+        "=3",
+        "az_count",
+        " =3",
+        "networking..nat_gateways=1",
+        ".az_count=1",
+    ] {
+        let err = load_with_set_arg(&file, "dev", arg).expect_err(arg);
+        assert!(err.mentions("--set"), "{arg}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("`{arg}`")) && text.contains("KEY=VALUE"),
+            "{arg}: {text}"
+        );
+        assert!(text.contains("(from the command line (--set))"), "{text}");
+    }
+}
+
+#[test]
+fn values_from_set_have_the_command_line_as_origin_never_a_source_location() {
+    let file = stack_file(&base(), &[("dev", "")]);
+    // An empty key slips past the CLI's parsing only through the library's raw `set`; the
+    // value still comes from the command line, and the error must say so.
+    for (key, value) in [("", "3"), ("az_count", "many"), ("az_count", "300")] {
+        let err = load_in_jail(&file, "dev", &[], &[(key, value)]).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains(".rs:"), "{key}={value}: {text}");
+        assert!(
+            err.errors
+                .iter()
+                .all(|e| e.origin.as_deref() == Some("the command line (--set)")),
+            "{key}={value}: {err:?}"
+        );
+    }
+}

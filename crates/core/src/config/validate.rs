@@ -127,7 +127,7 @@ pub fn validate(cfg: &StackConfig) -> Vec<Problem> {
         out.push(problem(
             "networking.nat_gateways",
             format!(
-                "{} NAT gateways for {} AZs: allowed are 0 (none), 1 (single, shared) or {} (one per AZ)",
+                "{} NAT gateways for az_count = {}: allowed are 0 (none), 1 (single, shared) or {} (one per AZ)",
                 net.nat_gateways, cfg.az_count, cfg.az_count
             ),
         ));
@@ -311,11 +311,18 @@ fn validate_networking(cfg: &StackConfig, out: &mut Vec<Problem>) {
     }
     if let Ok(vpc) = parse_vpc_cidr(&net.vpc_cidr) {
         match crate::cidr::carve(vpc, &tiers) {
-            Err(crate::cidr::CarveError::DuplicateSlot { second, .. }) => {
-                out.push(problem(
-                    &format!("networking.tiers.{second}.slot"),
-                    "two tiers use this slot; each tier needs its own",
-                ));
+            Err(crate::cidr::CarveError::DuplicateSlot {
+                first,
+                second,
+                slot,
+            }) => {
+                // Both keys: either may be the one just changed.
+                for (tier, other) in [(&first, &second), (&second, &first)] {
+                    out.push(problem(
+                        &format!("networking.tiers.{tier}.slot"),
+                        format!("slot {slot} is also tier {other}'s; each tier needs its own"),
+                    ));
+                }
             }
             Err(
                 e @ (crate::cidr::CarveError::BadPrefix { .. }
@@ -896,11 +903,16 @@ fn validate_table(name: &str, t: &super::model::TableConfig, out: &mut Vec<Probl
     }
     match t.billing.as_str() {
         "on-demand" => {
-            if t.read_capacity != 0 || t.write_capacity != 0 {
-                out.push(problem(
-                    &format!("{base}.read_capacity"),
-                    "capacity applies only to billing = \"provisioned\"; remove read_capacity and write_capacity or switch billing",
-                ));
+            for (field, v) in [
+                ("read_capacity", t.read_capacity),
+                ("write_capacity", t.write_capacity),
+            ] {
+                if v != 0 {
+                    out.push(problem(
+                        &format!("{base}.{field}"),
+                        "capacity applies only to billing = \"provisioned\"; remove read_capacity and write_capacity or switch billing",
+                    ));
+                }
             }
         }
         "provisioned" => {
@@ -1219,10 +1231,15 @@ fn validate_alarm(
             format!("{} is not 10, 30 or a multiple of 60", a.period_seconds),
         ));
     }
-    if a.evaluation_periods == 0 || a.evaluation_periods * a.period_seconds > 7 * 86_400 {
+    // In u64: two u32 keys multiplied overflow u32 (86400 s x 50000 periods).
+    let evaluated = u64::from(a.evaluation_periods) * u64::from(a.period_seconds);
+    if a.evaluation_periods == 0 || evaluated > 7 * 86_400 {
         out.push(problem(
             &format!("{base}.evaluation_periods"),
-            "must be at least 1, and evaluate at most 7 days",
+            format!(
+                "{} periods of {} s evaluate {evaluated} s: must be at least 1, and evaluate at most 7 days (604800 s)",
+                a.evaluation_periods, a.period_seconds
+            ),
         ));
     }
     if let Some(d) = a.datapoints_to_alarm {

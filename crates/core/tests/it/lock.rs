@@ -302,3 +302,75 @@ async fn force_unlock_evicts_a_live_holder_which_then_stops() {
     a.release().await.unwrap();
     assert!(lock::holder(&ctx, ACCOUNT).await.unwrap().is_none());
 }
+
+#[tokio::test]
+#[ignore = "needs the emulator: run cargo xtask test"]
+async fn a_run_without_the_lock_removes_only_a_dead_process_of_this_hosts_lock() {
+    let reporter = Arc::new(CollectingReporter::default());
+    let (ctx, _) = context("dead_cleanup", Some(reporter.clone())).await;
+    let me = LockIdentity::current("arn:aws:iam::123456789012:user/me", "plan --env prod");
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+
+    // Nothing to remove when there is no lock (nor bootstrap bucket yet).
+    assert_eq!(
+        lock::remove_dead_holder(&ctx, ACCOUNT, &me).await.unwrap(),
+        None
+    );
+
+    // A live process of this host, and any process of another host: left alone.
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    for (host, pid) in [
+        (me.host.clone(), sleeper.id()),
+        ("ci-runner-3".into(), dead),
+    ] {
+        let mut opts = someone(&host, pid);
+        opts.heartbeat = Duration::from_secs(3600);
+        let held = DeployLock::acquire(&ctx, ACCOUNT, &opts).await.unwrap();
+        let before = etag_of(&ctx).await;
+        assert_eq!(
+            lock::remove_dead_holder(&ctx, ACCOUNT, &me).await.unwrap(),
+            None,
+            "{host} pid {pid}"
+        );
+        assert_eq!(etag_of(&ctx).await, before, "{host} pid {pid}: untouched");
+        assert!(held.release().await.unwrap());
+    }
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(
+        !reporter
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Warning { .. })),
+        "{:?}",
+        reporter.events()
+    );
+
+    // A run of this host that died holding the lock (it never beats again): removed, with a
+    // warning naming it.
+    let mut opts = someone(&me.host, dead);
+    opts.heartbeat = Duration::from_secs(3600);
+    let killed = DeployLock::acquire(&ctx, ACCOUNT, &opts).await.unwrap();
+    let removed = lock::remove_dead_holder(&ctx, ACCOUNT, &me)
+        .await
+        .unwrap()
+        .expect("the dead run's lock is removed");
+    assert_eq!(removed.holder.pid, dead);
+    assert!(etag_of(&ctx).await.is_none(), "the lock object is gone");
+    let warned = reporter.events().into_iter().any(|e| {
+        matches!(e, Event::Warning { message, .. }
+            if message.contains("removed the deploy lock") && message.contains(&format!("pid {dead}")) && message.contains("no longer runs"))
+    });
+    assert!(warned, "{:?}", reporter.events());
+    // Again: nothing left to remove.
+    assert_eq!(
+        lock::remove_dead_holder(&ctx, ACCOUNT, &me).await.unwrap(),
+        None
+    );
+    drop(killed);
+}
