@@ -490,8 +490,23 @@ async fn redis_interrupted_create_resumes() {
     // The next run waits for it: no create, no write, no "already exists".
     let before = h.requests();
     let out = cache::ensure_redis(&h.ctx, &spec).await.unwrap();
-    assert!(
-        out.changes.iter().all(|c| c.change == Change::NoOp),
+    // Nothing to change, but it was still creating: reported as a wait, not as "unchanged".
+    let changes: Vec<(&str, &Change)> = out
+        .changes
+        .iter()
+        .map(|c| (c.id.as_str(), &c.change))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("database/cache-subnets", &Change::NoOp),
+            (
+                "database/cache",
+                &Change::InProgress {
+                    status: "creating".into()
+                }
+            ),
+        ],
         "{out:?}"
     );
     let after = h.requests();
