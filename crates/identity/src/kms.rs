@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_kms::types::{KeySpec as AwsKeySpec, KeyState, KeyUsageType, Tag};
 use ironbark_core::naming::NameRule;
+use ironbark_core::reconcile::{AwsError, ResourceError};
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
@@ -210,7 +211,7 @@ async fn read_key(
         .key_id(key_id)
         .send()
         .await
-        .map_err(IdentityError::aws("read", KIND, alias))?
+        .map_err(AwsError::map("read", KIND, alias))?
         .key_metadata
         .ok_or_else(|| IdentityError::missing(KIND, alias, "key metadata"))?;
     let key_id = meta.key_id().to_owned();
@@ -225,7 +226,7 @@ async fn read_key(
         .policy_name("default")
         .send()
         .await
-        .map_err(IdentityError::aws("read the policy of", KIND, alias))?
+        .map_err(AwsError::map("read the policy of", KIND, alias))?
         .policy
         .unwrap_or_default();
     let policy = PolicyDocument::parse(&policy_text).map_err(|source| IdentityError::Document {
@@ -241,7 +242,7 @@ async fn read_key(
             .key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("read the rotation of", KIND, alias))?
+            .map_err(AwsError::map("read the rotation of", KIND, alias))?
             .key_rotation_enabled()
     };
     Ok(ObservedKey {
@@ -266,7 +267,7 @@ async fn read_tags(
         .key_id(key_id)
         .send()
         .await
-        .map_err(IdentityError::aws("read the tags of", KIND, alias))?
+        .map_err(AwsError::map("read the tags of", KIND, alias))?
         .tags()
         .iter()
         .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
@@ -288,7 +289,7 @@ async fn find(
             }
         }
         Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(IdentityError::aws("read", KIND, alias)(e)),
+        Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, alias, e))),
     }
     let keys = kms
         .list_keys()
@@ -297,7 +298,7 @@ async fn find(
         .send()
         .try_collect()
         .await
-        .map_err(IdentityError::aws("list keys to find", KIND, alias))?;
+        .map_err(AwsError::map("list keys to find", KIND, alias))?;
     let want = ctx.tags_for(logical_id);
     for key in keys {
         let Some(id) = key.key_id() else { continue };
@@ -309,7 +310,14 @@ async fn find(
                 .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
                 .collect::<BTreeMap<_, _>>(),
             Err(e) if is_access_denied(&e) || is_not_found(&e) => continue,
-            Err(e) => return Err(IdentityError::aws("read the tags of", KIND, alias)(e)),
+            Err(e) => {
+                return Err(IdentityError::from(AwsError::new(
+                    "read the tags of",
+                    KIND,
+                    alias,
+                    e,
+                )))
+            }
         };
         let ours = [
             ironbark_core::tags::ID,
@@ -338,7 +346,7 @@ async fn find(
 /// never cancelled implicitly: the change is refused, naming the command that would.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails, [`IdentityError::Refused`] when the key is
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) when the key is
 /// pending deletion in apply mode.
 pub async fn ensure_key(ctx: &Context, spec: &KeySpec) -> Result<KeyOutcome, IdentityError> {
     let kms = ironbark_core::sdk_client!(ctx, aws_sdk_kms);
@@ -356,11 +364,12 @@ pub async fn ensure_key(ctx: &Context, spec: &KeySpec) -> Result<KeyOutcome, Ide
     let mut ids = observed.as_ref().map(|o| (o.key_id.clone(), o.arn.clone()));
     if let Change::Refused { reason, .. } = &change {
         if ctx.is_apply() {
-            return Err(IdentityError::Refused {
+            return Err(IdentityError::Resource(ResourceError::Refused {
+                field: None,
                 kind: KIND,
                 name: alias,
                 reason: reason.clone(),
-            });
+            }));
         }
     } else if ctx.is_apply() && change.is_change() {
         ids = Some(act(&kms, spec, &alias, &policy, &tags, observed.as_ref()).await?);
@@ -402,7 +411,7 @@ async fn act(
             .set_tags(Some(kms_tags(tags)))
             .send()
             .await
-            .map_err(IdentityError::aws("create", KIND, alias))?
+            .map_err(AwsError::map("create", KIND, alias))?
             .key_metadata
             .ok_or_else(|| IdentityError::missing(KIND, alias, "key metadata"))?;
         (
@@ -416,14 +425,14 @@ async fn act(
             .target_key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("create the alias of", KIND, alias))?;
+            .map_err(AwsError::map("create the alias of", KIND, alias))?;
     }
     if observed.is_some_and(|o| o.state == "Disabled") {
         kms.enable_key()
             .key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("enable", KIND, alias))?;
+            .map_err(AwsError::map("enable", KIND, alias))?;
     }
     if observed.is_some_and(|o| !o.policy.same_as(policy)) {
         kms.put_key_policy()
@@ -432,14 +441,14 @@ async fn act(
             .policy(policy.to_json())
             .send()
             .await
-            .map_err(IdentityError::aws("update the policy of", KIND, alias))?;
+            .map_err(AwsError::map("update the policy of", KIND, alias))?;
     }
     if observed.is_none_or(|o| !o.rotation) {
         kms.enable_key_rotation()
             .key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("enable rotation of", KIND, alias))?;
+            .map_err(AwsError::map("enable rotation of", KIND, alias))?;
     }
     if let Some(obs) = observed {
         if obs.description != spec.description {
@@ -448,7 +457,7 @@ async fn act(
                 .description(&spec.description)
                 .send()
                 .await
-                .map_err(IdentityError::aws("update the description of", KIND, alias))?;
+                .map_err(AwsError::map("update the description of", KIND, alias))?;
         }
         let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if !td.set.is_empty() {
@@ -458,7 +467,7 @@ async fn act(
                 .set_tags(Some(kms_tags(&set)))
                 .send()
                 .await
-                .map_err(IdentityError::aws("tag", KIND, alias))?;
+                .map_err(AwsError::map("tag", KIND, alias))?;
         }
         if !td.remove.is_empty() {
             kms.untag_resource()
@@ -466,7 +475,7 @@ async fn act(
                 .set_tag_keys(Some(td.remove))
                 .send()
                 .await
-                .map_err(IdentityError::aws("untag", KIND, alias))?;
+                .map_err(AwsError::map("untag", KIND, alias))?;
         }
     }
     Ok((key_id, arn))
@@ -479,7 +488,7 @@ async fn act(
 /// waiting period ends the key can be recovered with `aws kms cancel-key-deletion`.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_key(
     ctx: &Context,
     name: &str,
@@ -495,7 +504,14 @@ pub async fn destroy_key(
             match kms.delete_alias().alias_name(&alias).send().await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(IdentityError::aws("delete the alias of", KIND, &alias)(e)),
+                Err(e) => {
+                    return Err(IdentityError::from(AwsError::new(
+                        "delete the alias of",
+                        KIND,
+                        &alias,
+                        e,
+                    )))
+                }
             }
         }
         kms.schedule_key_deletion()
@@ -503,7 +519,7 @@ pub async fn destroy_key(
             .pending_window_in_days(window_days.clamp(7, 30))
             .send()
             .await
-            .map_err(IdentityError::aws("schedule deletion of", KIND, &alias))?;
+            .map_err(AwsError::map("schedule deletion of", KIND, &alias))?;
     }
     Ok(ResourceChange {
         id: logical_id,

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +129,7 @@ async fn observe(
                 .collect(),
         })),
         Err(e) if is_no_such_entity(&e) => Ok(None),
-        Err(e) => Err(IdentityError::aws("read", KIND, arn)(e)),
+        Err(e) => Err(IdentityError::from(AwsError::new("read", KIND, arn, e))),
     }
 }
 
@@ -140,7 +141,7 @@ async fn observe(
 /// Audiences and pinned thumbprints are reconciled in place.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_oidc_provider(
     ctx: &Context,
     spec: &OidcProviderSpec,
@@ -174,7 +175,7 @@ pub async fn ensure_oidc_provider(
             {
                 Ok(_) => {}
                 Err(e) if is_entity_already_exists(&e) => {}
-                Err(e) => return Err(IdentityError::aws("create", KIND, &arn)(e)),
+                Err(e) => return Err(IdentityError::from(AwsError::new("create", KIND, &arn, e))),
             },
             Some(obs) => {
                 for id in spec.client_ids.difference(&obs.client_ids) {
@@ -183,7 +184,7 @@ pub async fn ensure_oidc_provider(
                         .client_id(id)
                         .send()
                         .await
-                        .map_err(IdentityError::aws("add an audience to", KIND, &arn))?;
+                        .map_err(AwsError::map("add an audience to", KIND, &arn))?;
                 }
                 for id in obs.client_ids.difference(&spec.client_ids) {
                     iam.remove_client_id_from_open_id_connect_provider()
@@ -191,7 +192,7 @@ pub async fn ensure_oidc_provider(
                         .client_id(id)
                         .send()
                         .await
-                        .map_err(IdentityError::aws("remove an audience from", KIND, &arn))?;
+                        .map_err(AwsError::map("remove an audience from", KIND, &arn))?;
                 }
                 if let Some(want) = spec.thumbprints.as_ref().filter(|t| **t != obs.thumbprints) {
                     iam.update_open_id_connect_provider_thumbprint()
@@ -199,7 +200,7 @@ pub async fn ensure_oidc_provider(
                         .set_thumbprint_list(Some(want.iter().cloned().collect()))
                         .send()
                         .await
-                        .map_err(IdentityError::aws("update thumbprints of", KIND, &arn))?;
+                        .map_err(AwsError::map("update thumbprints of", KIND, &arn))?;
                 }
                 let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 if !td.set.is_empty() {
@@ -209,7 +210,7 @@ pub async fn ensure_oidc_provider(
                         .set_tags(Some(iam_tags(&set)))
                         .send()
                         .await
-                        .map_err(IdentityError::aws("tag", KIND, &arn))?;
+                        .map_err(AwsError::map("tag", KIND, &arn))?;
                 }
             }
         }
@@ -235,7 +236,7 @@ pub async fn ensure_oidc_provider(
 /// An absent provider is a no-op.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_oidc_provider(
     ctx: &Context,
     logical_id: &str,
@@ -255,7 +256,7 @@ pub async fn destroy_oidc_provider(
         {
             Ok(_) => {}
             Err(e) if is_no_such_entity(&e) => {}
-            Err(e) => return Err(IdentityError::aws("delete", KIND, &arn)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("delete", KIND, &arn, e))),
         }
     }
     Ok(ResourceChange {

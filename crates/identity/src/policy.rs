@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use ironbark_core::naming::NameRule;
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +87,7 @@ async fn observe(
             .policy
             .ok_or_else(|| IdentityError::missing(KIND, arn, "policy"))?,
         Err(e) if is_no_such_entity(&e) => return Ok(None),
-        Err(e) => return Err(IdentityError::aws("read", KIND, arn)(e)),
+        Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, arn, e))),
     };
     let default = policy.default_version_id().unwrap_or("v1").to_owned();
     let version = iam
@@ -95,7 +96,7 @@ async fn observe(
         .version_id(&default)
         .send()
         .await
-        .map_err(IdentityError::aws("read the default version of", KIND, arn))?;
+        .map_err(AwsError::map("read the default version of", KIND, arn))?;
     let text = version
         .policy_version
         .and_then(|v| v.document)
@@ -110,7 +111,7 @@ async fn observe(
         .policy_arn(arn)
         .send()
         .await
-        .map_err(IdentityError::aws("list versions of", KIND, arn))?
+        .map_err(AwsError::map("list versions of", KIND, arn))?
         .versions()
         .iter()
         .map(|v| {
@@ -143,7 +144,7 @@ async fn observe(
 /// one version fewer, which the next run does not need.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_managed_policy(
     ctx: &Context,
     spec: &ManagedPolicySpec,
@@ -173,7 +174,7 @@ pub async fn ensure_managed_policy(
             {
                 Ok(_) => {}
                 Err(e) if is_entity_already_exists(&e) => {}
-                Err(e) => return Err(IdentityError::aws("create", KIND, &name)(e)),
+                Err(e) => return Err(IdentityError::from(AwsError::new("create", KIND, &name, e))),
             },
             Some(obs) => {
                 if !obs.document.same_as(&spec.document) {
@@ -184,11 +185,7 @@ pub async fn ensure_managed_policy(
                                 .version_id(oldest)
                                 .send()
                                 .await
-                                .map_err(IdentityError::aws(
-                                    "delete an old version of",
-                                    KIND,
-                                    &name,
-                                ))?;
+                                .map_err(AwsError::map("delete an old version of", KIND, &name))?;
                         }
                     }
                     iam.create_policy_version()
@@ -197,7 +194,7 @@ pub async fn ensure_managed_policy(
                         .set_as_default(true)
                         .send()
                         .await
-                        .map_err(IdentityError::aws("add a version to", KIND, &name))?;
+                        .map_err(AwsError::map("add a version to", KIND, &name))?;
                 }
                 let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 if !td.set.is_empty() {
@@ -207,7 +204,7 @@ pub async fn ensure_managed_policy(
                         .set_tags(Some(iam_tags(&set)))
                         .send()
                         .await
-                        .map_err(IdentityError::aws("tag", KIND, &name))?;
+                        .map_err(AwsError::map("tag", KIND, &name))?;
                 }
                 if !td.remove.is_empty() {
                     iam.untag_policy()
@@ -215,7 +212,7 @@ pub async fn ensure_managed_policy(
                         .set_tag_keys(Some(td.remove))
                         .send()
                         .await
-                        .map_err(IdentityError::aws("untag", KIND, &name))?;
+                        .map_err(AwsError::map("untag", KIND, &name))?;
                 }
             }
         }
@@ -242,7 +239,7 @@ pub async fn ensure_managed_policy(
 /// Found by ARN; an absent policy is a no-op, and each step tolerates what is gone.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_managed_policy(
     ctx: &Context,
     logical_id: &str,
@@ -263,7 +260,7 @@ pub async fn destroy_managed_policy(
             .policy_arn(&arn)
             .send()
             .await
-            .map_err(IdentityError::aws("list attachments of", KIND, &name))?;
+            .map_err(AwsError::map("list attachments of", KIND, &name))?;
         for role in roles.policy_roles() {
             if let Some(role) = role.role_name() {
                 iam.detach_role_policy()
@@ -271,7 +268,7 @@ pub async fn destroy_managed_policy(
                     .policy_arn(&arn)
                     .send()
                     .await
-                    .map_err(IdentityError::aws("detach", KIND, &name))?;
+                    .map_err(AwsError::map("detach", KIND, &name))?;
             }
         }
         for (version, default) in obs.versions {
@@ -281,13 +278,13 @@ pub async fn destroy_managed_policy(
                     .version_id(version)
                     .send()
                     .await
-                    .map_err(IdentityError::aws("delete a version of", KIND, &name))?;
+                    .map_err(AwsError::map("delete a version of", KIND, &name))?;
             }
         }
         match iam.delete_policy().policy_arn(&arn).send().await {
             Ok(_) => {}
             Err(e) if is_no_such_entity(&e) => {}
-            Err(e) => return Err(IdentityError::aws("delete", KIND, &name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("delete", KIND, &name, e))),
         }
     }
     Ok(ResourceChange {
