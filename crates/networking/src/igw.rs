@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::ResourceType;
 use ironbark_core::plan::{Change, FieldDiff};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::tags::Tags;
 use ironbark_core::Context;
 
@@ -60,7 +61,7 @@ pub async fn observe(ctx: &Context) -> Result<Option<ObservedGateway>, Networkin
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("find internet gateway", LOGICAL_ID))?;
+        .map_err(AwsError::map("find", "internet gateway", &LOGICAL_ID))?;
     Ok(ec2::at_most_one(LOGICAL_ID, found, |g| {
         g.internet_gateway_id().unwrap_or_default().to_owned()
     })?
@@ -86,7 +87,7 @@ pub async fn ensure_internet_gateway(
     ctx: &Context,
     vpc_id: Option<&str>,
 ) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, LOGICAL_ID, async {
+    ec2::reported(ctx, LOGICAL_ID, async {
         let observed = observe(ctx).await?;
         let tags = ec2::desired_tags(ctx, LOGICAL_ID);
         let change = decide(vpc_id, &tags, observed.as_ref());
@@ -105,7 +106,7 @@ pub async fn ensure_internet_gateway(
                         ))
                         .send()
                         .await
-                        .map_err(NetworkingError::aws("create internet gateway", LOGICAL_ID))?;
+                        .map_err(AwsError::map("create", "internet gateway", &LOGICAL_ID))?;
                     (
                         out.internet_gateway()
                             .and_then(|g| g.internet_gateway_id())
@@ -122,7 +123,7 @@ pub async fn ensure_internet_gateway(
                         .vpc_id(other)
                         .send()
                         .await
-                        .map_err(NetworkingError::aws("detach internet gateway", &gateway))?;
+                        .map_err(AwsError::map("detach", "internet gateway", &gateway))?;
                 }
                 ec2::when_visible(|| {
                     ec2.attach_internet_gateway()
@@ -131,7 +132,7 @@ pub async fn ensure_internet_gateway(
                         .send()
                 })
                 .await
-                .map_err(NetworkingError::aws("attach internet gateway", &gateway))?;
+                .map_err(AwsError::map("attach", "internet gateway", &gateway))?;
             }
             if let Some(o) = &observed {
                 ec2::apply_tags(

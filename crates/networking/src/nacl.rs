@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{PortRange, ResourceType, RuleAction};
 use ironbark_core::config::{parse_ports, NaclConfig};
 use ironbark_core::plan::{Change, FieldDiff};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::tags::Tags;
 use ironbark_core::Context;
 
@@ -246,7 +247,7 @@ async fn put_entry(
             .cidr_block(&e.cidr)
             .send()
             .await
-            .map_err(NetworkingError::aws("replace", what))?;
+            .map_err(AwsError::map("replace", "network ACL", &what))?;
     } else {
         ec2::when_visible(|| {
             ec2.create_network_acl_entry()
@@ -260,7 +261,7 @@ async fn put_entry(
                 .send()
         })
         .await
-        .map_err(NetworkingError::aws("create", what))?;
+        .map_err(AwsError::map("create", "network ACL", &what))?;
     }
     Ok(())
 }
@@ -277,7 +278,7 @@ async fn association_of(
         .filters(ec2::filter("vpc-id", &[vpc]))
         .send()
         .await
-        .map_err(NetworkingError::aws("list network ACLs of", vpc))?;
+        .map_err(AwsError::map("list network ACLs of", "VPC", &vpc))?;
     let association = out
         .network_acls()
         .iter()
@@ -305,7 +306,7 @@ pub async fn ensure_nacl(
     vpc_id: Option<&str>,
     spec: &NaclSpec,
 ) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, &spec.logical_id, async {
+    ec2::reported(ctx, &spec.logical_id, async {
         let ec2 = ec2::client(ctx);
         let current = match vpc_id {
             Some(_) => {
@@ -314,7 +315,7 @@ pub async fn ensure_nacl(
                     .set_filters(Some(ec2::by_id(ctx, &spec.logical_id)))
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("find network ACL", &spec.logical_id))?
+                    .map_err(AwsError::map("find", "network ACL", &spec.logical_id))?
                     .network_acls()
                     .to_vec();
                 ec2::at_most_one(&spec.logical_id, found, |a| {
@@ -351,7 +352,11 @@ pub async fn ensure_nacl(
                             .send()
                     })
                     .await
-                    .map_err(NetworkingError::aws("create network ACL", &spec.logical_id))?;
+                    .map_err(AwsError::map(
+                        "create",
+                        "network ACL",
+                        &spec.logical_id,
+                    ))?;
                     (
                         out.network_acl()
                             .and_then(|a| a.network_acl_id())
@@ -378,7 +383,11 @@ pub async fn ensure_nacl(
                     .rule_number(*rule)
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("delete entry of", &spec.logical_id))?;
+                    .map_err(AwsError::map(
+                        "delete entry of",
+                        "network ACL",
+                        &spec.logical_id,
+                    ))?;
             }
             let wanted: Vec<&String> = spec.subnets.iter().flatten().collect();
             for subnet in wanted.iter().filter(|s| !associations.contains_key(**s)) {
@@ -388,9 +397,10 @@ pub async fn ensure_nacl(
                         .network_acl_id(&acl)
                         .send()
                         .await
-                        .map_err(NetworkingError::aws(
-                            "associate network ACL",
-                            format!("{} with {subnet}", spec.logical_id),
+                        .map_err(AwsError::map(
+                            "associate",
+                            "network ACL",
+                            &format!("{} with {subnet}", spec.logical_id),
                         ))?;
                 }
             }
@@ -401,9 +411,10 @@ pub async fn ensure_nacl(
                         .network_acl_id(default)
                         .send()
                         .await
-                        .map_err(NetworkingError::aws(
-                            "return to the default network ACL",
-                            subnet,
+                        .map_err(AwsError::map(
+                            "return to the default",
+                            "network ACL",
+                            &subnet,
                         ))?;
                 }
             }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use ipnet::Ipv4Net;
 use ironbark_core::plan::{Change, FieldDiff};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::tags::Tags;
 use ironbark_core::Context;
 use serde::Serialize;
@@ -92,7 +93,7 @@ async fn attribute(
         .attribute(name)
         .send()
         .await
-        .map_err(NetworkingError::aws("read attributes of VPC", id))?;
+        .map_err(AwsError::map("read attributes of", "VPC", &id))?;
     let value = out
         .enable_dns_support()
         .or(out.enable_dns_hostnames())
@@ -117,7 +118,7 @@ pub async fn observe(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("find VPC", &spec.logical_id))?;
+        .map_err(AwsError::map("find", "VPC", &spec.logical_id))?;
     let Some(vpc) = ec2::at_most_one(&spec.logical_id, found, |v| {
         v.vpc_id().unwrap_or_default().to_owned()
     })?
@@ -150,7 +151,7 @@ async fn set_attribute(
         req.send()
     })
     .await
-    .map_err(NetworkingError::aws("set DNS attributes of VPC", id))?;
+    .map_err(AwsError::map("set DNS attributes of", "VPC", &id))?;
     Ok(())
 }
 
@@ -165,7 +166,7 @@ async fn set_attribute(
 /// AWS errors, duplicates, and a refused CIDR change (returned as [`Change::Refused`], not an
 /// error: nothing is touched).
 pub async fn ensure_vpc(ctx: &Context, spec: &VpcSpec) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, &spec.logical_id, async {
+    ec2::reported(ctx, &spec.logical_id, async {
         let observed = observe(ctx, spec).await?;
         let tags = ec2::desired_tags(ctx, &spec.logical_id);
         let change = decide(spec, &tags, observed.as_ref());
@@ -180,7 +181,7 @@ pub async fn ensure_vpc(ctx: &Context, spec: &VpcSpec) -> Result<Outcome, Networ
                         .tag_specifications(ec2::tag_spec(ctx, &spec.logical_id, ResourceType::Vpc))
                         .send()
                         .await
-                        .map_err(NetworkingError::aws("create VPC", &spec.logical_id))?;
+                        .map_err(AwsError::map("create", "VPC", &spec.logical_id))?;
                     let new_id = out
                         .vpc()
                         .and_then(|v| v.vpc_id())
