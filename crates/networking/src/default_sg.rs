@@ -75,7 +75,7 @@ pub async fn ensure_default_group_empty(
                 .map_err(AwsError::map(
                     "find the default security group of",
                     "VPC",
-                    &vpc,
+                    vpc,
                 ))?;
                 groups
                     .security_groups()

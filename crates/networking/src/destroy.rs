@@ -52,11 +52,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(AwsError::map(
-            "list VPC endpoints of",
-            "stack",
-            &ctx.stack(),
-        ))?;
+        .map_err(AwsError::map("list VPC endpoints of", "stack", ctx.stack()))?;
     for e in endpoints
         .iter()
         .filter(|e| e.state().is_none_or(|s| s.as_str() != "deleted"))
@@ -67,7 +63,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .vpc_endpoint_ids(id)
                 .send()
                 .await
-                .map_err(AwsError::map("delete", "VPC endpoint", &id))?;
+                .map_err(AwsError::map("delete", "VPC endpoint", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(e.tags()), "VPC endpoint", id).change);
     }
@@ -89,7 +85,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .set_filters(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(AwsError::map("list Elastic IPs of", "stack", &ctx.stack()))?;
+        .map_err(AwsError::map("list Elastic IPs of", "stack", ctx.stack()))?;
     for a in addresses.addresses() {
         let logical = ec2::logical_id_of(a.tags());
         if apply {
@@ -117,7 +113,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(AwsError::map("list route tables of", "stack", &ctx.stack()))?;
+        .map_err(AwsError::map("list route tables of", "stack", ctx.stack()))?;
     for t in &tables {
         let id = t.route_table_id().unwrap_or_default();
         if apply {
@@ -131,14 +127,14 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                         .association_id(assoc)
                         .send()
                         .await
-                        .map_err(AwsError::map("disassociate", "route table", &id))?;
+                        .map_err(AwsError::map("disassociate", "route table", id))?;
                 }
             }
             ec2.delete_route_table()
                 .route_table_id(id)
                 .send()
                 .await
-                .map_err(AwsError::map("delete", "route table", &id))?;
+                .map_err(AwsError::map("delete", "route table", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(t.tags()), "route table", id).change);
     }
@@ -155,7 +151,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .map_err(AwsError::map(
             "list security groups of",
             "stack",
-            &ctx.stack(),
+            ctx.stack(),
         ))?;
     if apply {
         for g in &groups {
@@ -169,7 +165,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                     .map_err(AwsError::map(
                         "revoke the ingress rules of",
                         "security group",
-                        &id,
+                        id,
                     ))?;
             }
             if !g.ip_permissions_egress().is_empty() {
@@ -181,7 +177,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                     .map_err(AwsError::map(
                         "revoke the egress rules of",
                         "security group",
-                        &id,
+                        id,
                     ))?;
             }
         }
@@ -196,7 +192,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(AwsError::map("list subnets of", "stack", &ctx.stack()))?;
+        .map_err(AwsError::map("list subnets of", "stack", ctx.stack()))?;
     let subnet_ids: Vec<&str> = subnets.iter().filter_map(|s| s.subnet_id()).collect();
     if apply && !subnet_ids.is_empty() {
         wait_for_interfaces(ctx, &ec2, &subnet_ids).await?;
@@ -206,7 +202,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         if apply {
             ec2::when_visible(|| ec2.delete_security_group().group_id(id).send())
                 .await
-                .map_err(AwsError::map("delete", "security group", &id))?;
+                .map_err(AwsError::map("delete", "security group", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(g.tags()), "security group", id).change);
     }
@@ -217,7 +213,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .set_filters(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(AwsError::map("list network ACLs of", "stack", &ctx.stack()))?;
+        .map_err(AwsError::map("list network ACLs of", "stack", ctx.stack()))?;
     for a in acls
         .network_acls()
         .iter()
@@ -231,11 +227,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .filters(ec2::filter("default", &["true"]))
                 .send()
                 .await
-                .map_err(AwsError::map(
-                    "find the default network ACL for",
-                    "VPC",
-                    &id,
-                ))?
+                .map_err(AwsError::map("find the default network ACL for", "VPC", id))?
                 .network_acls()
                 .first()
                 .and_then(|d| d.network_acl_id().map(str::to_owned));
@@ -253,7 +245,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                         .map_err(AwsError::map(
                             "return a subnet to the default from",
                             "network ACL",
-                            &id,
+                            id,
                         ))?;
                 }
             }
@@ -261,7 +253,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .network_acl_id(id)
                 .send()
                 .await
-                .map_err(AwsError::map("delete", "network ACL", &id))?;
+                .map_err(AwsError::map("delete", "network ACL", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(a.tags()), "network ACL", id).change);
     }
@@ -272,7 +264,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         if apply {
             ec2::retry_dependency(|| ec2.delete_subnet().subnet_id(id).send())
                 .await
-                .map_err(AwsError::map("delete", "subnet", &id))?;
+                .map_err(AwsError::map("delete", "subnet", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(s.tags()), "subnet", id).change);
     }
@@ -286,7 +278,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .map_err(AwsError::map(
             "list internet gateways of",
             "stack",
-            &ctx.stack(),
+            ctx.stack(),
         ))?;
     for g in gateways.internet_gateways() {
         let id = g.internet_gateway_id().unwrap_or_default();
@@ -303,7 +295,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                     .map_err(AwsError::map(
                         "detach",
                         "internet gateway",
-                        &id,
+                        id,
                     ))?;
                 }
             }
@@ -311,7 +303,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .internet_gateway_id(id)
                 .send()
                 .await
-                .map_err(AwsError::map("delete", "internet gateway", &id))?;
+                .map_err(AwsError::map("delete", "internet gateway", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(g.tags()), "internet gateway", id).change);
     }
@@ -322,13 +314,13 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         .set_filters(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(AwsError::map("list VPCs of", "stack", &ctx.stack()))?;
+        .map_err(AwsError::map("list VPCs of", "stack", ctx.stack()))?;
     for v in vpcs.vpcs() {
         let id = v.vpc_id().unwrap_or_default();
         if apply {
             ec2::retry_dependency(|| ec2.delete_vpc().vpc_id(id).send())
                 .await
-                .map_err(AwsError::map("delete", "VPC", &id))?;
+                .map_err(AwsError::map("delete", "VPC", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(v.tags()), "VPC", id).change);
     }

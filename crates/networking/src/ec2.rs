@@ -229,7 +229,7 @@ pub(crate) async fn apply_tags(
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(AwsError::map("tag", "resource", &resource))?;
+            .map_err(AwsError::map("tag", "resource", resource))?;
     }
     if !diff.remove.is_empty() {
         let tags = diff
@@ -243,7 +243,7 @@ pub(crate) async fn apply_tags(
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(AwsError::map("untag", "resource", &resource))?;
+            .map_err(AwsError::map("untag", "resource", resource))?;
     }
     Ok(())
 }

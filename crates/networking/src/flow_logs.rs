@@ -163,7 +163,7 @@ pub async fn observe(ctx: &Context) -> Result<Option<ObservedFlowLog>, Networkin
         .set_filter(Some(ec2::by_id(ctx, LOGICAL_ID)))
         .send()
         .await
-        .map_err(AwsError::map("find", "flow log", &LOGICAL_ID))?;
+        .map_err(AwsError::map("find", "flow log", LOGICAL_ID))?;
     let found = out.flow_logs().to_vec();
     Ok(ec2::at_most_one(LOGICAL_ID, found, |f| {
         f.flow_log_id().unwrap_or_default().to_owned()
@@ -222,7 +222,7 @@ pub async fn ensure_flow_log(
                 .tag_specifications(ec2::tag_spec(ctx, LOGICAL_ID, ResourceType::VpcFlowLog))
                 .send()
                 .await
-                .map_err(AwsError::map("create", "flow log", &LOGICAL_ID))?;
+                .map_err(AwsError::map("create", "flow log", LOGICAL_ID))?;
             if let Some(problem) = out.unsuccessful().first() {
                 let message = problem
                     .error()
@@ -265,7 +265,7 @@ pub async fn destroy_flow_logs(
         .set_filter(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(AwsError::map("list flow logs of", "stack", &ctx.stack()))?;
+        .map_err(AwsError::map("list flow logs of", "stack", ctx.stack()))?;
     for f in found.flow_logs() {
         let id = f.flow_log_id().unwrap_or_default();
         if ctx.is_apply() {
@@ -273,7 +273,7 @@ pub async fn destroy_flow_logs(
                 .flow_log_ids(id)
                 .send()
                 .await
-                .map_err(AwsError::map("delete", "flow log", &id))?;
+                .map_err(AwsError::map("delete", "flow log", id))?;
         }
         out.push(ec2::resource_change(
             LOGICAL_ID,

@@ -61,7 +61,7 @@ pub async fn observe(ctx: &Context) -> Result<Option<ObservedGateway>, Networkin
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(AwsError::map("find", "internet gateway", &LOGICAL_ID))?;
+        .map_err(AwsError::map("find", "internet gateway", LOGICAL_ID))?;
     Ok(ec2::at_most_one(LOGICAL_ID, found, |g| {
         g.internet_gateway_id().unwrap_or_default().to_owned()
     })?
@@ -106,7 +106,7 @@ pub async fn ensure_internet_gateway(
                         ))
                         .send()
                         .await
-                        .map_err(AwsError::map("create", "internet gateway", &LOGICAL_ID))?;
+                        .map_err(AwsError::map("create", "internet gateway", LOGICAL_ID))?;
                     (
                         out.internet_gateway()
                             .and_then(|g| g.internet_gateway_id())

@@ -278,7 +278,7 @@ async fn association_of(
         .filters(ec2::filter("vpc-id", &[vpc]))
         .send()
         .await
-        .map_err(AwsError::map("list network ACLs of", "VPC", &vpc))?;
+        .map_err(AwsError::map("list network ACLs of", "VPC", vpc))?;
     let association = out
         .network_acls()
         .iter()
@@ -414,7 +414,7 @@ pub async fn ensure_nacl(
                         .map_err(AwsError::map(
                             "return to the default",
                             "network ACL",
-                            &subnet,
+                            subnet,
                         ))?;
                 }
             }

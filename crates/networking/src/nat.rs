@@ -98,7 +98,7 @@ pub async fn observe_all(ctx: &Context) -> Result<Vec<ObservedNat>, NetworkingEr
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(AwsError::map("list NAT gateways of", "stack", &ctx.stack()))?;
+        .map_err(AwsError::map("list NAT gateways of", "stack", ctx.stack()))?;
     Ok(found.iter().map(observed).collect())
 }
 
@@ -108,7 +108,7 @@ async fn state(ctx: &Context, id: &str) -> Result<Option<NatGatewayState>, Netwo
         .nat_gateway_ids(id)
         .send()
         .await
-        .map_err(AwsError::map("read", "NAT gateway", &id))?;
+        .map_err(AwsError::map("read", "NAT gateway", id))?;
     Ok(out.nat_gateways().first().and_then(|n| n.state().cloned()))
 }
 
@@ -152,7 +152,7 @@ async fn find_eip(
         .set_filters(Some(ec2::by_id(ctx, logical_id)))
         .send()
         .await
-        .map_err(AwsError::map("find", "Elastic IP", &logical_id))?;
+        .map_err(AwsError::map("find", "Elastic IP", logical_id))?;
     let found = out.addresses().to_vec();
     Ok(ec2::at_most_one(logical_id, found, |a| {
         a.allocation_id().unwrap_or_default().to_owned()
@@ -325,12 +325,12 @@ pub async fn release_eip(ctx: &Context, logical_id: &str) -> Result<(), Networki
             .association_id(association)
             .send()
             .await
-            .map_err(AwsError::map("disassociate", "Elastic IP", &logical_id))?;
+            .map_err(AwsError::map("disassociate", "Elastic IP", logical_id))?;
     }
     // Right after a NAT is deleted AWS may still report the address in use for a moment.
     ec2::when_visible(|| ec2.release_address().allocation_id(&allocation).send())
         .await
-        .map_err(AwsError::map("release", "Elastic IP", &logical_id))?;
+        .map_err(AwsError::map("release", "Elastic IP", logical_id))?;
     Ok(())
 }
 

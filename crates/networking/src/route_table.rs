@@ -248,7 +248,7 @@ async fn current_association(
         .filters(ec2::filter("association.subnet-id", &[subnet]))
         .send()
         .await
-        .map_err(AwsError::map("find the route table of", "subnet", &subnet))?;
+        .map_err(AwsError::map("find the route table of", "subnet", subnet))?;
     Ok(out
         .route_tables()
         .iter()

@@ -93,7 +93,7 @@ async fn attribute(
         .attribute(name)
         .send()
         .await
-        .map_err(AwsError::map("read attributes of", "VPC", &id))?;
+        .map_err(AwsError::map("read attributes of", "VPC", id))?;
     let value = out
         .enable_dns_support()
         .or(out.enable_dns_hostnames())
@@ -151,7 +151,7 @@ async fn set_attribute(
         req.send()
     })
     .await
-    .map_err(AwsError::map("set DNS attributes of", "VPC", &id))?;
+    .map_err(AwsError::map("set DNS attributes of", "VPC", id))?;
     Ok(())
 }
 
