@@ -404,8 +404,8 @@ async fn observe(
 /// scheduled for deletion is never restored implicitly: the change is refused.
 ///
 /// # Errors
-/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails (never carrying the value),
-/// [`ResourceError::InvalidSpec`](ironbark_core::reconcile::ResourceError::InvalidSpec) for an impossible generator, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused)
+/// [`ResourceError::Aws`] when a call fails (never carrying the value),
+/// [`ResourceError::InvalidSpec`] for an impossible generator, [`ResourceError::Refused`]
 /// for a secret scheduled for deletion in apply mode.
 pub async fn ensure_secret(
     ctx: &Context,
@@ -580,7 +580,7 @@ async fn act(
 /// Found by name; absent or already scheduled is a no-op.
 ///
 /// # Errors
-/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
+/// [`ResourceError::Aws`] when a call fails.
 pub async fn destroy_secret(
     ctx: &Context,
     logical_id: &str,

@@ -206,7 +206,7 @@ async fn find(
 /// omitted ones). Adding or removing a secret is refused: it needs a new client id.
 ///
 /// # Errors
-/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) in apply mode for a
+/// [`ResourceError::Aws`] when a call fails, [`ResourceError::Refused`] in apply mode for a
 /// refused change.
 pub async fn ensure_client(
     ctx: &Context,

@@ -45,7 +45,7 @@ pub fn default_prefix(ctx: &Context) -> String {
 /// is refused, never taken over.
 ///
 /// # Errors
-/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) (apply mode) when the
+/// [`ResourceError::Aws`] when a call fails, [`ResourceError::Refused`] (apply mode) when the
 /// prefix belongs to another pool.
 pub async fn ensure_domain(
     ctx: &Context,

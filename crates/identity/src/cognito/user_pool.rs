@@ -384,7 +384,7 @@ fn custom_schema(name: &str, ty: &str) -> SchemaAttributeType {
 /// Changes of sign-in attributes or custom attribute types are refused.
 ///
 /// # Errors
-/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a change that
+/// [`ResourceError::Aws`] when a call fails, [`ResourceError::Refused`] for a change that
 /// would need a new pool (in apply mode).
 pub async fn ensure_user_pool(
     ctx: &Context,
@@ -548,8 +548,8 @@ async fn set_mfa(
 /// Found by name and tag; absent is a no-op.
 ///
 /// # Errors
-/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a protected pool without `allow_protected`,
-/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
+/// [`ResourceError::Refused`] for a protected pool without `allow_protected`,
+/// [`ResourceError::Aws`] when a call fails.
 pub async fn destroy_user_pool(
     ctx: &Context,
     logical_id: &str,
