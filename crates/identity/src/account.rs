@@ -1,6 +1,7 @@
 //! The caller's partition and account, for ARNs IAM does not return by name lookup
 //! (customer managed policies, OIDC providers).
 
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::Context;
 
 use crate::error::IdentityError;
@@ -15,7 +16,7 @@ pub async fn caller(ctx: &Context) -> Result<(String, String), IdentityError> {
         .get_caller_identity()
         .send()
         .await
-        .map_err(IdentityError::aws("read", "caller identity", "sts"))?;
+        .map_err(AwsError::map("read", "caller identity", "sts"))?;
     let arn = me.arn().unwrap_or("arn:aws:");
     let partition = arn.split(':').nth(1).unwrap_or("aws").to_owned();
     let account = me

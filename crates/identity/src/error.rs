@@ -1,26 +1,21 @@
-//! Errors of ironbark-identity, and the named predicates that recognise service errors.
+//! Errors of ironbark-identity (core's [`ResourceError`] plus unreadable policy documents),
+//! and the named predicates that recognise service errors.
 
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use ironbark_core::BoxedSdkError;
+use ironbark_core::reconcile::{AwsError, ResourceError};
 
 use crate::document::ParseError;
 
-/// Errors of the identity crate. Messages name the resource; none ever holds a secret value.
+/// Errors of the identity crate: core's [`ResourceError`] (every failed AWS call is an
+/// [`AwsError`] naming the resource, AWS's code and what it means), and an unreadable policy
+/// document, which only identity has. Messages name the resource; none ever holds a secret
+/// value.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
-    /// An AWS call failed.
-    #[error("failed to {action} {kind} {name}")]
-    Aws {
-        /// What was attempted (`create`, `read`, `update tags of`).
-        action: &'static str,
-        /// The resource kind (`role`, `KMS key`).
-        kind: &'static str,
-        /// The physical name or logical id.
-        name: String,
-        /// The SDK error.
-        #[source]
-        source: BoxedSdkError,
-    },
+    /// A failure every domain shares: a failed AWS call, a missing answer, a refusal, an
+    /// invalid spec, a wait that did not end well.
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
     /// AWS returned a document that is not a policy document.
     #[error("{kind} {name} holds an unreadable policy document")]
     Document {
@@ -32,74 +27,30 @@ pub enum IdentityError {
         #[source]
         source: ParseError,
     },
-    /// AWS's answer lacks something it always returns (an id, an ARN).
-    #[error("{kind} {name}: AWS's response has no {what}")]
-    Missing {
-        /// The resource kind.
-        kind: &'static str,
-        /// The physical name.
-        name: String,
-        /// What is missing.
-        what: &'static str,
-    },
-    /// A change Ironbark refuses to make (replacing a stateful resource, adopting a resource
-    /// that belongs to something else).
-    #[error("refusing to change {kind} {name}: {reason}")]
-    Refused {
-        /// The resource kind.
-        kind: &'static str,
-        /// The physical name.
-        name: String,
-        /// Why, and what the user can do.
-        reason: String,
-    },
-    /// The spec itself is invalid.
-    #[error("invalid spec for {kind} {name}: {reason}")]
-    InvalidSpec {
-        /// The resource kind.
-        kind: &'static str,
-        /// The logical id.
-        name: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Waiting for a resource failed or timed out.
-    #[error("failed waiting for {kind} {name}")]
-    Wait {
-        /// The resource kind.
-        kind: &'static str,
-        /// The physical name.
-        name: String,
-        /// The wait error.
-        #[source]
-        source: BoxedSdkError,
-    },
+}
+
+impl From<AwsError> for IdentityError {
+    fn from(e: AwsError) -> Self {
+        Self::Resource(e.into())
+    }
 }
 
 impl IdentityError {
-    /// An error-mapping closure for a failed AWS call.
-    pub(crate) fn aws<'a, E>(
-        action: &'static str,
-        kind: &'static str,
-        name: &'a str,
-    ) -> impl FnOnce(E) -> Self + 'a
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        move |e| Self::Aws {
-            action,
-            kind,
-            name: name.to_owned(),
-            source: Box::new(e),
-        }
-    }
-
     /// A missing-field error.
     pub(crate) fn missing(kind: &'static str, name: &str, what: &'static str) -> Self {
-        Self::Missing {
+        Self::Resource(ResourceError::Missing {
             kind,
             name: name.to_owned(),
             what,
+        })
+    }
+
+    /// The refusal, when this is one: its reason.
+    #[must_use]
+    pub fn refusal(&self) -> Option<&str> {
+        match self {
+            Self::Resource(ResourceError::Refused { reason, .. }) => Some(reason),
+            _ => None,
         }
     }
 

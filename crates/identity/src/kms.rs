@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_kms::types::{KeySpec as AwsKeySpec, KeyState, KeyUsageType, Tag};
 use ironbark_core::naming::NameRule;
-use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
+use ironbark_core::reconcile::{self, AwsError, Diff, Resource, Status};
+use ironbark_core::tags::TagDiff;
+use ironbark_core::{Change, Context, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
 use crate::document::{PolicyDocument, Principal, Statement};
@@ -104,6 +106,130 @@ pub struct ObservedKey {
     pub has_alias: bool,
 }
 
+/// What differs between a key and its spec; the kit's `apply` acts on exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyDiff {
+    /// The key does not exist: the policy (JSON) to create it with, then alias and rotation.
+    pub create: Option<String>,
+    /// A disabled key to enable.
+    pub enable: bool,
+    /// The alias to point at the key (a key found by its tags after a crash).
+    pub alias: Option<String>,
+    /// The key policy: (observed, desired), canonical JSON.
+    pub policy: Option<(String, String)>,
+    /// Rotation to turn on.
+    pub rotation: bool,
+    /// The description: (observed, desired).
+    pub description: Option<(String, String)>,
+    /// Tags to set and remove.
+    pub tags: TagDiff,
+    /// The tags' plan rendering (removals show the value they had).
+    tag_fields: Vec<FieldDiff>,
+    /// A key pending deletion, refused: (field, reason).
+    pub refusal: Option<(String, String)>,
+}
+
+impl Diff for KeyDiff {
+    fn is_empty(&self) -> bool {
+        self.create.is_none()
+            && !self.enable
+            && self.alias.is_none()
+            && self.policy.is_none()
+            && !self.rotation
+            && self.description.is_none()
+            && self.tags.is_empty()
+            && self.refusal.is_none()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        if let Some(policy) = &self.create {
+            return vec![
+                FieldDiff::set("key_spec", "SYMMETRIC_DEFAULT"),
+                FieldDiff::set("rotation", true),
+                FieldDiff::set("policy", policy),
+            ];
+        }
+        let mut fields = Vec::new();
+        if self.enable {
+            fields.push(FieldDiff::new("enabled", Some(false), Some(true)));
+        }
+        if let Some(name) = &self.alias {
+            fields.push(FieldDiff::new("alias", None::<String>, Some(name)));
+        }
+        if let Some((old, new)) = &self.policy {
+            fields.push(FieldDiff::new("policy", Some(old), Some(new)));
+        }
+        if self.rotation {
+            fields.push(FieldDiff::new("rotation", Some(false), Some(true)));
+        }
+        if let Some((old, new)) = &self.description {
+            fields.push(FieldDiff::new("description", Some(old), Some(new)));
+        }
+        fields.extend(self.tag_fields.iter().cloned());
+        fields
+    }
+
+    fn refusal(&self) -> Option<(String, String)> {
+        self.refusal.clone()
+    }
+}
+
+/// The diff for a key with its resolved `policy`. Pure.
+#[must_use]
+pub fn diff(
+    spec: &KeySpec,
+    policy: &PolicyDocument,
+    tags: &Tags,
+    observed: Option<&ObservedKey>,
+) -> KeyDiff {
+    let Some(obs) = observed else {
+        return KeyDiff {
+            create: Some(policy.to_json()),
+            ..KeyDiff::default()
+        };
+    };
+    if obs.state == "PendingDeletion" || obs.state == "PendingReplicaDeletion" {
+        return KeyDiff {
+            refusal: Some((
+                "key_state".into(),
+                format!(
+                    "key {} is pending deletion; cancel it (aws kms cancel-key-deletion --key-id {}) to keep its data, Ironbark never does so implicitly",
+                    obs.key_id, obs.key_id
+                ),
+            )),
+            ..KeyDiff::default()
+        };
+    }
+    let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut tag_fields: Vec<FieldDiff> = td
+        .set
+        .iter()
+        .map(|(k, old, new)| FieldDiff::new(format!("tags.{k}"), old.clone(), Some(new)))
+        .collect();
+    tag_fields.extend(
+        td.remove
+            .iter()
+            .map(|k| FieldDiff::new(format!("tags.{k}"), obs.tags.get(k), None::<String>)),
+    );
+    KeyDiff {
+        create: None,
+        enable: obs.state == "Disabled",
+        alias: (!obs.has_alias).then(|| spec.name.clone()),
+        policy: (!obs.policy.same_as(policy)).then(|| {
+            (
+                obs.policy.canonical().to_json(),
+                policy.canonical().to_json(),
+            )
+        }),
+        rotation: !obs.rotation,
+        description: (obs.description != spec.description)
+            .then(|| (obs.description.clone(), spec.description.clone())),
+        tags: td,
+        tag_fields,
+        refusal: None,
+    }
+}
+
 /// The change for a key.
 #[must_use]
 pub fn decide(
@@ -112,64 +238,11 @@ pub fn decide(
     tags: &Tags,
     observed: Option<&ObservedKey>,
 ) -> Change {
-    let Some(obs) = observed else {
-        return Change::Create {
-            fields: vec![
-                FieldDiff::set("key_spec", "SYMMETRIC_DEFAULT"),
-                FieldDiff::set("rotation", true),
-                FieldDiff::set("policy", policy.to_json()),
-            ],
-        };
-    };
-    if obs.state == "PendingDeletion" || obs.state == "PendingReplicaDeletion" {
-        return Change::Refused {
-            field: "key_state".into(),
-            reason: format!(
-                "key {} is pending deletion; cancel it (aws kms cancel-key-deletion --key-id {}) to keep its data, Ironbark never does so implicitly",
-                obs.key_id, obs.key_id
-            ),
-        };
-    }
-    let mut fields = Vec::new();
-    if obs.state == "Disabled" {
-        fields.push(FieldDiff::new("enabled", Some(false), Some(true)));
-    }
-    if !obs.has_alias {
-        fields.push(FieldDiff::new(
-            "alias",
-            None::<String>,
-            Some(spec.name.as_str()),
-        ));
-    }
-    if !obs.policy.same_as(policy) {
-        fields.push(FieldDiff::new(
-            "policy",
-            Some(obs.policy.canonical().to_json()),
-            Some(policy.canonical().to_json()),
-        ));
-    }
-    if !obs.rotation {
-        fields.push(FieldDiff::new("rotation", Some(false), Some(true)));
-    }
-    if obs.description != spec.description {
-        fields.push(FieldDiff::new(
-            "description",
-            Some(&obs.description),
-            Some(&spec.description),
-        ));
-    }
-    let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    for (k, old, new) in td.set {
-        fields.push(FieldDiff::new(format!("tags.{k}"), old, Some(new)));
-    }
-    for k in td.remove {
-        fields.push(FieldDiff::new(
-            format!("tags.{k}"),
-            obs.tags.get(&k),
-            None::<String>,
-        ));
-    }
-    Change::update_if_any(fields)
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(spec, policy, tags, observed),
+        &Status::Ready,
+    )
 }
 
 /// What [`ensure_key`] did.
@@ -210,7 +283,7 @@ async fn read_key(
         .key_id(key_id)
         .send()
         .await
-        .map_err(IdentityError::aws("read", KIND, alias))?
+        .map_err(AwsError::map("read", KIND, alias))?
         .key_metadata
         .ok_or_else(|| IdentityError::missing(KIND, alias, "key metadata"))?;
     let key_id = meta.key_id().to_owned();
@@ -225,7 +298,7 @@ async fn read_key(
         .policy_name("default")
         .send()
         .await
-        .map_err(IdentityError::aws("read the policy of", KIND, alias))?
+        .map_err(AwsError::map("read the policy of", KIND, alias))?
         .policy
         .unwrap_or_default();
     let policy = PolicyDocument::parse(&policy_text).map_err(|source| IdentityError::Document {
@@ -241,7 +314,7 @@ async fn read_key(
             .key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("read the rotation of", KIND, alias))?
+            .map_err(AwsError::map("read the rotation of", KIND, alias))?
             .key_rotation_enabled()
     };
     Ok(ObservedKey {
@@ -266,7 +339,7 @@ async fn read_tags(
         .key_id(key_id)
         .send()
         .await
-        .map_err(IdentityError::aws("read the tags of", KIND, alias))?
+        .map_err(AwsError::map("read the tags of", KIND, alias))?
         .tags()
         .iter()
         .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
@@ -288,7 +361,7 @@ async fn find(
             }
         }
         Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(IdentityError::aws("read", KIND, alias)(e)),
+        Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, alias, e))),
     }
     let keys = kms
         .list_keys()
@@ -297,7 +370,7 @@ async fn find(
         .send()
         .try_collect()
         .await
-        .map_err(IdentityError::aws("list keys to find", KIND, alias))?;
+        .map_err(AwsError::map("list keys to find", KIND, alias))?;
     let want = ctx.tags_for(logical_id);
     for key in keys {
         let Some(id) = key.key_id() else { continue };
@@ -309,7 +382,14 @@ async fn find(
                 .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
                 .collect::<BTreeMap<_, _>>(),
             Err(e) if is_access_denied(&e) || is_not_found(&e) => continue,
-            Err(e) => return Err(IdentityError::aws("read the tags of", KIND, alias)(e)),
+            Err(e) => {
+                return Err(IdentityError::from(AwsError::new(
+                    "read the tags of",
+                    KIND,
+                    alias,
+                    e,
+                )))
+            }
         };
         let ours = [
             ironbark_core::tags::ID,
@@ -328,6 +408,62 @@ async fn find(
     Ok(None)
 }
 
+/// One key, with its alias and resolved policy (which needs the account, read once before
+/// converging).
+struct Key<'a> {
+    spec: &'a KeySpec,
+    logical_id: String,
+    alias: String,
+    policy: PolicyDocument,
+}
+
+impl Resource for Key<'_> {
+    type Observed = ObservedKey;
+    type Diff = KeyDiff;
+    type Output = (String, String);
+    type Error = IdentityError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "kms";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
+    }
+
+    fn name(&self, _ctx: &Context) -> String {
+        self.alias.clone()
+    }
+
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedKey>, IdentityError> {
+        let kms = ironbark_core::sdk_client!(ctx, aws_sdk_kms);
+        find(ctx, &kms, &self.logical_id, &self.alias).await
+    }
+
+    /// `None`: found by its alias (or, after a crash, by these very tags), and adopted, as
+    /// before the kit.
+    fn tags<'o>(&self, _observed: &'o ObservedKey) -> Option<&'o BTreeMap<String, String>> {
+        None
+    }
+
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedKey>) -> KeyDiff {
+        diff(self.spec, &self.policy, tags, observed)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        tags: &Tags,
+        observed: Option<&ObservedKey>,
+        diff: &KeyDiff,
+    ) -> Result<(String, String), IdentityError> {
+        let kms = ironbark_core::sdk_client!(ctx, aws_sdk_kms);
+        act(&kms, self, tags, observed, diff).await
+    }
+
+    fn output(&self, _ctx: &Context, observed: &ObservedKey) -> (String, String) {
+        (observed.key_id.clone(), observed.arn.clone())
+    }
+}
+
 /// Makes the key of `spec.name` match: creates it with its policy, tags and alias, turns on
 /// rotation, and reconciles policy, rotation, description and tags in place.
 ///
@@ -338,136 +474,111 @@ async fn find(
 /// never cancelled implicitly: the change is refused, naming the command that would.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails, [`IdentityError::Refused`] when the key is
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) when the key is
 /// pending deletion in apply mode.
 pub async fn ensure_key(ctx: &Context, spec: &KeySpec) -> Result<KeyOutcome, IdentityError> {
-    let kms = ironbark_core::sdk_client!(ctx, aws_sdk_kms);
-    let logical_id = spec.logical_id();
-    let alias = alias_name(ctx, &spec.name);
-    ctx.report(Event::Started {
-        resource: logical_id.clone(),
-    });
     let (partition, account) = crate::account::caller(ctx).await?;
-    let policy = spec.policy(&partition, &account);
-    let _permit = ctx.permit("kms").await;
-    let observed = find(ctx, &kms, &logical_id, &alias).await?;
-    let tags = ctx.tags_for(&logical_id);
-    let change = decide(spec, &policy, &tags, observed.as_ref());
-    let mut ids = observed.as_ref().map(|o| (o.key_id.clone(), o.arn.clone()));
-    if let Change::Refused { reason, .. } = &change {
-        if ctx.is_apply() {
-            return Err(IdentityError::Refused {
-                kind: KIND,
-                name: alias,
-                reason: reason.clone(),
-            });
-        }
-    } else if ctx.is_apply() && change.is_change() {
-        ids = Some(act(&kms, spec, &alias, &policy, &tags, observed.as_ref()).await?);
-    }
-    ctx.report(Event::Done {
-        resource: logical_id.clone(),
-        change: change.clone(),
-    });
+    let key = Key {
+        spec,
+        logical_id: spec.logical_id(),
+        alias: alias_name(ctx, &spec.name),
+        policy: spec.policy(&partition, &account),
+    };
+    let converged = reconcile::converge(ctx, &key).await?;
+    let ids = converged.output.into_value();
     Ok(KeyOutcome {
         key_id: ids.as_ref().map(|(id, _)| id.clone()),
         arn: ids.map(|(_, arn)| arn),
-        change: ResourceChange {
-            id: logical_id,
-            kind: KIND.to_owned(),
-            physical_id: Some(alias.clone()),
-            change,
-        },
-        alias,
+        change: converged.change,
+        alias: key.alias,
     })
 }
 
+/// The writes `diff` says, on the key of `observed` (or a new one).
 async fn act(
     kms: &aws_sdk_kms::Client,
-    spec: &KeySpec,
-    alias: &str,
-    policy: &PolicyDocument,
+    key: &Key<'_>,
     tags: &Tags,
     observed: Option<&ObservedKey>,
+    diff: &KeyDiff,
 ) -> Result<(String, String), IdentityError> {
-    let (key_id, arn) = if let Some(obs) = observed {
-        (obs.key_id.clone(), obs.arn.clone())
-    } else {
-        let meta = kms
-            .create_key()
-            .description(&spec.description)
-            .key_usage(KeyUsageType::EncryptDecrypt)
-            .key_spec(AwsKeySpec::SymmetricDefault)
-            .policy(policy.to_json())
-            .set_tags(Some(kms_tags(tags)))
-            .send()
-            .await
-            .map_err(IdentityError::aws("create", KIND, alias))?
-            .key_metadata
-            .ok_or_else(|| IdentityError::missing(KIND, alias, "key metadata"))?;
-        (
-            meta.key_id().to_owned(),
-            meta.arn().unwrap_or_default().to_owned(),
-        )
+    let (spec, alias) = (key.spec, key.alias.as_str());
+    let (key_id, arn) = match (observed, &diff.create) {
+        (Some(obs), _) => (obs.key_id.clone(), obs.arn.clone()),
+        (None, policy) => {
+            let meta = kms
+                .create_key()
+                .description(&spec.description)
+                .key_usage(KeyUsageType::EncryptDecrypt)
+                .key_spec(AwsKeySpec::SymmetricDefault)
+                .set_policy(policy.clone())
+                .set_tags(Some(kms_tags(tags)))
+                .send()
+                .await
+                .map_err(AwsError::map("create", KIND, alias))?
+                .key_metadata
+                .ok_or_else(|| IdentityError::missing(KIND, alias, "key metadata"))?;
+            (
+                meta.key_id().to_owned(),
+                meta.arn().unwrap_or_default().to_owned(),
+            )
+        }
     };
-    if observed.is_none_or(|o| !o.has_alias) {
+    let created = diff.create.is_some();
+    if created || diff.alias.is_some() {
         kms.create_alias()
             .alias_name(alias)
             .target_key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("create the alias of", KIND, alias))?;
+            .map_err(AwsError::map("create the alias of", KIND, alias))?;
     }
-    if observed.is_some_and(|o| o.state == "Disabled") {
+    if diff.enable {
         kms.enable_key()
             .key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("enable", KIND, alias))?;
+            .map_err(AwsError::map("enable", KIND, alias))?;
     }
-    if observed.is_some_and(|o| !o.policy.same_as(policy)) {
+    if diff.policy.is_some() {
         kms.put_key_policy()
             .key_id(&key_id)
             .policy_name("default")
-            .policy(policy.to_json())
+            .policy(key.policy.to_json())
             .send()
             .await
-            .map_err(IdentityError::aws("update the policy of", KIND, alias))?;
+            .map_err(AwsError::map("update the policy of", KIND, alias))?;
     }
-    if observed.is_none_or(|o| !o.rotation) {
+    if created || diff.rotation {
         kms.enable_key_rotation()
             .key_id(&key_id)
             .send()
             .await
-            .map_err(IdentityError::aws("enable rotation of", KIND, alias))?;
+            .map_err(AwsError::map("enable rotation of", KIND, alias))?;
     }
-    if let Some(obs) = observed {
-        if obs.description != spec.description {
-            kms.update_key_description()
-                .key_id(&key_id)
-                .description(&spec.description)
-                .send()
-                .await
-                .map_err(IdentityError::aws("update the description of", KIND, alias))?;
-        }
-        let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if !td.set.is_empty() {
-            let set = td.to_set();
-            kms.tag_resource()
-                .key_id(&key_id)
-                .set_tags(Some(kms_tags(&set)))
-                .send()
-                .await
-                .map_err(IdentityError::aws("tag", KIND, alias))?;
-        }
-        if !td.remove.is_empty() {
-            kms.untag_resource()
-                .key_id(&key_id)
-                .set_tag_keys(Some(td.remove))
-                .send()
-                .await
-                .map_err(IdentityError::aws("untag", KIND, alias))?;
-        }
+    if diff.description.is_some() {
+        kms.update_key_description()
+            .key_id(&key_id)
+            .description(&spec.description)
+            .send()
+            .await
+            .map_err(AwsError::map("update the description of", KIND, alias))?;
+    }
+    if !diff.tags.set.is_empty() {
+        kms.tag_resource()
+            .key_id(&key_id)
+            .set_tags(Some(kms_tags(&diff.tags.to_set())))
+            .send()
+            .await
+            .map_err(AwsError::map("tag", KIND, alias))?;
+    }
+    if !diff.tags.remove.is_empty() {
+        kms.untag_resource()
+            .key_id(&key_id)
+            .set_tag_keys(Some(diff.tags.remove.clone()))
+            .send()
+            .await
+            .map_err(AwsError::map("untag", KIND, alias))?;
     }
     Ok((key_id, arn))
 }
@@ -479,7 +590,7 @@ async fn act(
 /// waiting period ends the key can be recovered with `aws kms cancel-key-deletion`.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_key(
     ctx: &Context,
     name: &str,
@@ -495,7 +606,14 @@ pub async fn destroy_key(
             match kms.delete_alias().alias_name(&alias).send().await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(IdentityError::aws("delete the alias of", KIND, &alias)(e)),
+                Err(e) => {
+                    return Err(IdentityError::from(AwsError::new(
+                        "delete the alias of",
+                        KIND,
+                        &alias,
+                        e,
+                    )))
+                }
             }
         }
         kms.schedule_key_deletion()
@@ -503,7 +621,7 @@ pub async fn destroy_key(
             .pending_window_in_days(window_days.clamp(7, 30))
             .send()
             .await
-            .map_err(IdentityError::aws("schedule deletion of", KIND, &alias))?;
+            .map_err(AwsError::map("schedule deletion of", KIND, &alias))?;
     }
     Ok(ResourceChange {
         id: logical_id,

@@ -1,4 +1,4 @@
-//! IAM `OpenID` Connect providers for EKS clusters (IRSA).
+//! IAM `OpenID` Connect providers for EKS clusters (IRSA), on the reconcile kit.
 //!
 //! Thumbprints: AWS now validates EKS (and other well-known) issuers against its library of
 //! trusted root CAs and ignores the thumbprint for them, and `CreateOpenIDConnectProvider`
@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
+use ironbark_core::reconcile::{self, AwsError, Diff, Resource, Status};
+use ironbark_core::tags::TagDiff;
+use ironbark_core::{Change, Context, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{is_entity_already_exists, is_no_such_entity, IdentityError};
@@ -59,39 +61,82 @@ pub struct ObservedProvider {
     pub tags: BTreeMap<String, String>,
 }
 
+/// What differs between a provider and its spec; the kit's `apply` acts on exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OidcDiff {
+    /// The provider does not exist: create it (URL, audiences, pinned thumbprints, tags).
+    pub create: Option<(String, BTreeSet<String>)>,
+    /// Audiences: (observed, desired), when they differ.
+    pub client_ids: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    /// Pinned thumbprints: (observed, desired), when they differ.
+    pub thumbprints: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    /// Tags to set (tags outside the spec are left alone).
+    pub tags: TagDiff,
+}
+
+impl Diff for OidcDiff {
+    fn is_empty(&self) -> bool {
+        self.create.is_none()
+            && self.client_ids.is_none()
+            && self.thumbprints.is_none()
+            && self.tags.set.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        let mut fields = Vec::new();
+        if let Some((url, client_ids)) = &self.create {
+            fields.push(FieldDiff::set("url", url));
+            fields.push(FieldDiff::set("client_ids", join(client_ids)));
+        }
+        for (field, value) in [
+            ("client_ids", &self.client_ids),
+            ("thumbprints", &self.thumbprints),
+        ] {
+            if let Some((old, new)) = value {
+                fields.push(FieldDiff::new(field, Some(join(old)), Some(join(new))));
+            }
+        }
+        for (k, old, new) in &self.tags.set {
+            fields.push(FieldDiff::new(format!("tags.{k}"), old.clone(), Some(new)));
+        }
+        fields
+    }
+}
+
+/// The diff for a provider. Pure. Thumbprints AWS filled in are drift only when pinned.
+#[must_use]
+pub fn diff(spec: &OidcProviderSpec, tags: &Tags, observed: Option<&ObservedProvider>) -> OidcDiff {
+    let Some(obs) = observed else {
+        return OidcDiff {
+            create: Some((spec.issuer_url.clone(), spec.client_ids.clone())),
+            ..OidcDiff::default()
+        };
+    };
+    let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    OidcDiff {
+        create: None,
+        client_ids: (obs.client_ids != spec.client_ids)
+            .then(|| (obs.client_ids.clone(), spec.client_ids.clone())),
+        thumbprints: spec
+            .thumbprints
+            .as_ref()
+            .filter(|want| **want != obs.thumbprints)
+            .map(|want| (obs.thumbprints.clone(), want.clone())),
+        tags: TagDiff {
+            set: td.set,
+            remove: Vec::new(),
+        },
+    }
+}
+
 /// The change for a provider.
 #[must_use]
 pub fn decide(spec: &OidcProviderSpec, tags: &Tags, observed: Option<&ObservedProvider>) -> Change {
-    let Some(obs) = observed else {
-        return Change::Create {
-            fields: vec![
-                FieldDiff::set("url", &spec.issuer_url),
-                FieldDiff::set("client_ids", join(&spec.client_ids)),
-            ],
-        };
-    };
-    let mut fields = Vec::new();
-    if obs.client_ids != spec.client_ids {
-        fields.push(FieldDiff::new(
-            "client_ids",
-            Some(join(&obs.client_ids)),
-            Some(join(&spec.client_ids)),
-        ));
-    }
-    if let Some(want) = &spec.thumbprints {
-        if *want != obs.thumbprints {
-            fields.push(FieldDiff::new(
-                "thumbprints",
-                Some(join(&obs.thumbprints)),
-                Some(join(want)),
-            ));
-        }
-    }
-    let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    for (k, old, new) in td.set {
-        fields.push(FieldDiff::new(format!("tags.{k}"), old, Some(new)));
-    }
-    Change::update_if_any(fields)
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(spec, tags, observed),
+        &Status::Ready,
+    )
 }
 
 fn join(set: &BTreeSet<String>) -> String {
@@ -128,7 +173,115 @@ async fn observe(
                 .collect(),
         })),
         Err(e) if is_no_such_entity(&e) => Ok(None),
-        Err(e) => Err(IdentityError::aws("read", KIND, arn)(e)),
+        Err(e) => Err(IdentityError::from(AwsError::new("read", KIND, arn, e))),
+    }
+}
+
+/// One provider, with its ARN (which needs the account, read once before converging).
+struct Provider<'a> {
+    spec: &'a OidcProviderSpec,
+    arn: String,
+}
+
+impl Resource for Provider<'_> {
+    type Observed = ObservedProvider;
+    type Diff = OidcDiff;
+    type Output = String;
+    type Error = IdentityError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "iam";
+
+    fn logical_id(&self) -> &str {
+        &self.spec.logical_id
+    }
+
+    fn name(&self, _ctx: &Context) -> String {
+        self.arn.clone()
+    }
+
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedProvider>, IdentityError> {
+        observe(&ironbark_core::sdk_client!(ctx, aws_sdk_iam), &self.arn).await
+    }
+
+    /// `None`: an account has one provider per issuer, identified by its ARN; it is tagged
+    /// but, as before the kit, never refused for its tags.
+    fn tags<'o>(&self, _observed: &'o ObservedProvider) -> Option<&'o BTreeMap<String, String>> {
+        None
+    }
+
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedProvider>) -> OidcDiff {
+        diff(self.spec, tags, observed)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        tags: &Tags,
+        _observed: Option<&ObservedProvider>,
+        diff: &OidcDiff,
+    ) -> Result<String, IdentityError> {
+        let iam = ironbark_core::sdk_client!(ctx, aws_sdk_iam);
+        let arn = &self.arn;
+        if diff.create.is_some() {
+            match iam
+                .create_open_id_connect_provider()
+                .url(&self.spec.issuer_url)
+                .set_client_id_list(Some(self.spec.client_ids.iter().cloned().collect()))
+                .set_thumbprint_list(
+                    self.spec
+                        .thumbprints
+                        .as_ref()
+                        .map(|t| t.iter().cloned().collect()),
+                )
+                .set_tags(Some(iam_tags(tags)))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_entity_already_exists(&e) => {}
+                Err(e) => return Err(IdentityError::from(AwsError::new("create", KIND, arn, e))),
+            }
+            return Ok(arn.clone());
+        }
+        if let Some((have, want)) = &diff.client_ids {
+            for id in want.difference(have) {
+                iam.add_client_id_to_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .client_id(id)
+                    .send()
+                    .await
+                    .map_err(AwsError::map("add an audience to", KIND, arn))?;
+            }
+            for id in have.difference(want) {
+                iam.remove_client_id_from_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .client_id(id)
+                    .send()
+                    .await
+                    .map_err(AwsError::map("remove an audience from", KIND, arn))?;
+            }
+        }
+        if let Some((_, want)) = &diff.thumbprints {
+            iam.update_open_id_connect_provider_thumbprint()
+                .open_id_connect_provider_arn(arn)
+                .set_thumbprint_list(Some(want.iter().cloned().collect()))
+                .send()
+                .await
+                .map_err(AwsError::map("update thumbprints of", KIND, arn))?;
+        }
+        if !diff.tags.set.is_empty() {
+            iam.tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tags(Some(iam_tags(&diff.tags.to_set())))
+                .send()
+                .await
+                .map_err(AwsError::map("tag", KIND, arn))?;
+        }
+        Ok(arn.clone())
+    }
+
+    fn output(&self, _ctx: &Context, _observed: &ObservedProvider) -> String {
+        self.arn.clone()
     }
 }
 
@@ -140,91 +293,26 @@ async fn observe(
 /// Audiences and pinned thumbprints are reconciled in place.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_oidc_provider(
     ctx: &Context,
     spec: &OidcProviderSpec,
 ) -> Result<OidcOutcome, IdentityError> {
-    let iam = ironbark_core::sdk_client!(ctx, aws_sdk_iam);
-    ctx.report(Event::Started {
-        resource: spec.logical_id.clone(),
-    });
     let (partition, account) = crate::account::caller(ctx).await?;
     let arn = format!(
         "arn:{partition}:iam::{account}:oidc-provider/{}",
         spec.issuer_host()
     );
-    let observed = observe(&iam, &arn).await?;
-    let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
-    if ctx.is_apply() && change.is_change() {
-        match &observed {
-            None => match iam
-                .create_open_id_connect_provider()
-                .url(&spec.issuer_url)
-                .set_client_id_list(Some(spec.client_ids.iter().cloned().collect()))
-                .set_thumbprint_list(
-                    spec.thumbprints
-                        .as_ref()
-                        .map(|t| t.iter().cloned().collect()),
-                )
-                .set_tags(Some(iam_tags(&tags)))
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_entity_already_exists(&e) => {}
-                Err(e) => return Err(IdentityError::aws("create", KIND, &arn)(e)),
-            },
-            Some(obs) => {
-                for id in spec.client_ids.difference(&obs.client_ids) {
-                    iam.add_client_id_to_open_id_connect_provider()
-                        .open_id_connect_provider_arn(&arn)
-                        .client_id(id)
-                        .send()
-                        .await
-                        .map_err(IdentityError::aws("add an audience to", KIND, &arn))?;
-                }
-                for id in obs.client_ids.difference(&spec.client_ids) {
-                    iam.remove_client_id_from_open_id_connect_provider()
-                        .open_id_connect_provider_arn(&arn)
-                        .client_id(id)
-                        .send()
-                        .await
-                        .map_err(IdentityError::aws("remove an audience from", KIND, &arn))?;
-                }
-                if let Some(want) = spec.thumbprints.as_ref().filter(|t| **t != obs.thumbprints) {
-                    iam.update_open_id_connect_provider_thumbprint()
-                        .open_id_connect_provider_arn(&arn)
-                        .set_thumbprint_list(Some(want.iter().cloned().collect()))
-                        .send()
-                        .await
-                        .map_err(IdentityError::aws("update thumbprints of", KIND, &arn))?;
-                }
-                let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                if !td.set.is_empty() {
-                    let set = td.to_set();
-                    iam.tag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(&arn)
-                        .set_tags(Some(iam_tags(&set)))
-                        .send()
-                        .await
-                        .map_err(IdentityError::aws("tag", KIND, &arn))?;
-                }
-            }
-        }
-    }
-    ctx.report(Event::Done {
-        resource: spec.logical_id.clone(),
-        change: change.clone(),
-    });
-    Ok(OidcOutcome {
-        change: ResourceChange {
-            id: spec.logical_id.clone(),
-            kind: KIND.to_owned(),
-            physical_id: Some(arn.clone()),
-            change,
+    let converged = reconcile::converge(
+        ctx,
+        &Provider {
+            spec,
+            arn: arn.clone(),
         },
+    )
+    .await?;
+    Ok(OidcOutcome {
+        change: converged.change,
         arn,
     })
 }
@@ -235,7 +323,7 @@ pub async fn ensure_oidc_provider(
 /// An absent provider is a no-op.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_oidc_provider(
     ctx: &Context,
     logical_id: &str,
@@ -255,7 +343,7 @@ pub async fn destroy_oidc_provider(
         {
             Ok(_) => {}
             Err(e) if is_no_such_entity(&e) => {}
-            Err(e) => return Err(IdentityError::aws("delete", KIND, &arn)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("delete", KIND, &arn, e))),
         }
     }
     Ok(ResourceChange {

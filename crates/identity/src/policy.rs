@@ -1,10 +1,12 @@
 //! Customer managed IAM policies: a named document, versioned by IAM, reconciled by adding
-//! a new default version.
+//! a new default version; on the reconcile kit.
 
 use std::collections::BTreeMap;
 
 use ironbark_core::naming::NameRule;
-use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
+use ironbark_core::reconcile::{self, AwsError, Diff, Resource, Status};
+use ironbark_core::tags::TagDiff;
+use ironbark_core::{Change, Context, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
 use crate::document::PolicyDocument;
@@ -37,34 +39,92 @@ pub struct ObservedPolicy {
     pub tags: BTreeMap<String, String>,
 }
 
+/// What differs between a managed policy and its spec; the kit's `apply` acts on exactly
+/// this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyDiff {
+    /// The policy does not exist: the document to create it with.
+    pub create: Option<String>,
+    /// A new default version: (observed, desired), canonical JSON.
+    pub document: Option<(String, String)>,
+    /// The oldest non-default version, deleted first when IAM's five versions are reached.
+    pub delete_version: Option<String>,
+    /// Tags to set and remove.
+    pub tags: TagDiff,
+    /// The tags' plan rendering (removals show the value they had).
+    tag_fields: Vec<FieldDiff>,
+}
+
+impl Diff for PolicyDiff {
+    fn is_empty(&self) -> bool {
+        self.create.is_none() && self.document.is_none() && self.tags.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        let mut fields = Vec::new();
+        if let Some(doc) = &self.create {
+            fields.push(FieldDiff::set("document", doc));
+        }
+        if let Some((old, new)) = &self.document {
+            fields.push(FieldDiff::new("document", Some(old), Some(new)));
+        }
+        fields.extend(self.tag_fields.iter().cloned());
+        fields
+    }
+}
+
+/// The diff for a managed policy. Pure.
+#[must_use]
+pub fn diff(
+    spec: &ManagedPolicySpec,
+    tags: &Tags,
+    observed: Option<&ObservedPolicy>,
+) -> PolicyDiff {
+    let Some(obs) = observed else {
+        return PolicyDiff {
+            create: Some(spec.document.to_json()),
+            ..PolicyDiff::default()
+        };
+    };
+    let document = (!obs.document.same_as(&spec.document)).then(|| {
+        (
+            obs.document.canonical().to_json(),
+            spec.document.canonical().to_json(),
+        )
+    });
+    let delete_version = document
+        .as_ref()
+        .filter(|_| obs.versions.len() >= 5)
+        .and_then(|_| obs.versions.iter().find(|(_, d)| !d))
+        .map(|(v, _)| v.clone());
+    let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut tag_fields: Vec<FieldDiff> = td
+        .set
+        .iter()
+        .map(|(k, old, new)| FieldDiff::new(format!("tags.{k}"), old.clone(), Some(new)))
+        .collect();
+    tag_fields.extend(
+        td.remove
+            .iter()
+            .map(|k| FieldDiff::new(format!("tags.{k}"), obs.tags.get(k), None::<String>)),
+    );
+    PolicyDiff {
+        create: None,
+        document,
+        delete_version,
+        tags: td,
+        tag_fields,
+    }
+}
+
 /// The change for a managed policy.
 #[must_use]
 pub fn decide(spec: &ManagedPolicySpec, tags: &Tags, observed: Option<&ObservedPolicy>) -> Change {
-    let Some(obs) = observed else {
-        return Change::Create {
-            fields: vec![FieldDiff::set("document", spec.document.to_json())],
-        };
-    };
-    let mut fields = Vec::new();
-    if !obs.document.same_as(&spec.document) {
-        fields.push(FieldDiff::new(
-            "document",
-            Some(obs.document.canonical().to_json()),
-            Some(spec.document.canonical().to_json()),
-        ));
-    }
-    let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    for (k, old, new) in td.set {
-        fields.push(FieldDiff::new(format!("tags.{k}"), old, Some(new)));
-    }
-    for k in td.remove {
-        fields.push(FieldDiff::new(
-            format!("tags.{k}"),
-            obs.tags.get(&k),
-            None::<String>,
-        ));
-    }
-    Change::update_if_any(fields)
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(spec, tags, observed),
+        &Status::Ready,
+    )
 }
 
 /// What [`ensure_managed_policy`] did.
@@ -86,7 +146,7 @@ async fn observe(
             .policy
             .ok_or_else(|| IdentityError::missing(KIND, arn, "policy"))?,
         Err(e) if is_no_such_entity(&e) => return Ok(None),
-        Err(e) => return Err(IdentityError::aws("read", KIND, arn)(e)),
+        Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, arn, e))),
     };
     let default = policy.default_version_id().unwrap_or("v1").to_owned();
     let version = iam
@@ -95,7 +155,7 @@ async fn observe(
         .version_id(&default)
         .send()
         .await
-        .map_err(IdentityError::aws("read the default version of", KIND, arn))?;
+        .map_err(AwsError::map("read the default version of", KIND, arn))?;
     let text = version
         .policy_version
         .and_then(|v| v.document)
@@ -110,7 +170,7 @@ async fn observe(
         .policy_arn(arn)
         .send()
         .await
-        .map_err(IdentityError::aws("list versions of", KIND, arn))?
+        .map_err(AwsError::map("list versions of", KIND, arn))?
         .versions()
         .iter()
         .map(|v| {
@@ -134,6 +194,110 @@ async fn observe(
     }))
 }
 
+/// One managed policy, with its name and ARN (which needs the account, read once before
+/// converging).
+struct Policy<'a> {
+    spec: &'a ManagedPolicySpec,
+    name: String,
+    arn: String,
+}
+
+impl Resource for Policy<'_> {
+    type Observed = ObservedPolicy;
+    type Diff = PolicyDiff;
+    type Output = String;
+    type Error = IdentityError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "iam";
+
+    fn logical_id(&self) -> &str {
+        &self.spec.logical_id
+    }
+
+    fn name(&self, _ctx: &Context) -> String {
+        self.name.clone()
+    }
+
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedPolicy>, IdentityError> {
+        observe(&ironbark_core::sdk_client!(ctx, aws_sdk_iam), &self.arn).await
+    }
+
+    /// `None`: the policy is identified by its deterministic name in the account and, as
+    /// before the kit, never refused for its tags.
+    fn tags<'o>(&self, _observed: &'o ObservedPolicy) -> Option<&'o BTreeMap<String, String>> {
+        None
+    }
+
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedPolicy>) -> PolicyDiff {
+        diff(self.spec, tags, observed)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        tags: &Tags,
+        _observed: Option<&ObservedPolicy>,
+        diff: &PolicyDiff,
+    ) -> Result<String, IdentityError> {
+        let iam = ironbark_core::sdk_client!(ctx, aws_sdk_iam);
+        let (name, arn) = (&self.name, &self.arn);
+        if let Some(doc) = &diff.create {
+            match iam
+                .create_policy()
+                .policy_name(name)
+                .policy_document(doc)
+                .set_description(self.spec.description.clone())
+                .set_tags(Some(iam_tags(tags)))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_entity_already_exists(&e) => {}
+                Err(e) => return Err(IdentityError::from(AwsError::new("create", KIND, name, e))),
+            }
+            return Ok(arn.clone());
+        }
+        if let Some(oldest) = &diff.delete_version {
+            iam.delete_policy_version()
+                .policy_arn(arn)
+                .version_id(oldest)
+                .send()
+                .await
+                .map_err(AwsError::map("delete an old version of", KIND, name))?;
+        }
+        if diff.document.is_some() {
+            iam.create_policy_version()
+                .policy_arn(arn)
+                .policy_document(self.spec.document.to_json())
+                .set_as_default(true)
+                .send()
+                .await
+                .map_err(AwsError::map("add a version to", KIND, name))?;
+        }
+        if !diff.tags.set.is_empty() {
+            iam.tag_policy()
+                .policy_arn(arn)
+                .set_tags(Some(iam_tags(&diff.tags.to_set())))
+                .send()
+                .await
+                .map_err(AwsError::map("tag", KIND, name))?;
+        }
+        if !diff.tags.remove.is_empty() {
+            iam.untag_policy()
+                .policy_arn(arn)
+                .set_tag_keys(Some(diff.tags.remove.clone()))
+                .send()
+                .await
+                .map_err(AwsError::map("untag", KIND, name))?;
+        }
+        Ok(arn.clone())
+    }
+
+    fn output(&self, _ctx: &Context, _observed: &ObservedPolicy) -> String {
+        self.arn.clone()
+    }
+}
+
 /// Makes the customer managed policy match `spec`.
 ///
 /// # Idempotency
@@ -143,95 +307,23 @@ async fn observe(
 /// one version fewer, which the next run does not need.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_managed_policy(
     ctx: &Context,
     spec: &ManagedPolicySpec,
 ) -> Result<PolicyOutcome, IdentityError> {
-    let iam = ironbark_core::sdk_client!(ctx, aws_sdk_iam);
     let name = ctx.physical_name(&spec.logical_id, &NameRule::IAM_ROLE);
-    ctx.report(Event::Started {
-        resource: spec.logical_id.clone(),
-    });
     let (partition, account) = crate::account::caller(ctx).await?;
     let arn = format!("arn:{partition}:iam::{account}:policy/{name}");
-    let _permit = ctx.permit("iam").await;
-    let observed = observe(&iam, &arn).await?;
-    let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
-    if ctx.is_apply() && change.is_change() {
-        let doc = spec.document.to_json();
-        match &observed {
-            None => match iam
-                .create_policy()
-                .policy_name(&name)
-                .policy_document(&doc)
-                .set_description(spec.description.clone())
-                .set_tags(Some(iam_tags(&tags)))
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_entity_already_exists(&e) => {}
-                Err(e) => return Err(IdentityError::aws("create", KIND, &name)(e)),
-            },
-            Some(obs) => {
-                if !obs.document.same_as(&spec.document) {
-                    if obs.versions.len() >= 5 {
-                        if let Some((oldest, _)) = obs.versions.iter().find(|(_, d)| !d) {
-                            iam.delete_policy_version()
-                                .policy_arn(&arn)
-                                .version_id(oldest)
-                                .send()
-                                .await
-                                .map_err(IdentityError::aws(
-                                    "delete an old version of",
-                                    KIND,
-                                    &name,
-                                ))?;
-                        }
-                    }
-                    iam.create_policy_version()
-                        .policy_arn(&arn)
-                        .policy_document(&doc)
-                        .set_as_default(true)
-                        .send()
-                        .await
-                        .map_err(IdentityError::aws("add a version to", KIND, &name))?;
-                }
-                let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                if !td.set.is_empty() {
-                    let set = td.to_set();
-                    iam.tag_policy()
-                        .policy_arn(&arn)
-                        .set_tags(Some(iam_tags(&set)))
-                        .send()
-                        .await
-                        .map_err(IdentityError::aws("tag", KIND, &name))?;
-                }
-                if !td.remove.is_empty() {
-                    iam.untag_policy()
-                        .policy_arn(&arn)
-                        .set_tag_keys(Some(td.remove))
-                        .send()
-                        .await
-                        .map_err(IdentityError::aws("untag", KIND, &name))?;
-                }
-            }
-        }
-    }
-    ctx.report(Event::Done {
-        resource: spec.logical_id.clone(),
-        change: change.clone(),
-    });
+    let policy = Policy {
+        spec,
+        name,
+        arn: arn.clone(),
+    };
+    let converged = reconcile::converge(ctx, &policy).await?;
     Ok(PolicyOutcome {
         arn,
-        change: ResourceChange {
-            id: spec.logical_id.clone(),
-            kind: KIND.to_owned(),
-            physical_id: Some(name),
-            change,
-        },
+        change: converged.change,
     })
 }
 
@@ -242,7 +334,7 @@ pub async fn ensure_managed_policy(
 /// Found by ARN; an absent policy is a no-op, and each step tolerates what is gone.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_managed_policy(
     ctx: &Context,
     logical_id: &str,
@@ -263,7 +355,7 @@ pub async fn destroy_managed_policy(
             .policy_arn(&arn)
             .send()
             .await
-            .map_err(IdentityError::aws("list attachments of", KIND, &name))?;
+            .map_err(AwsError::map("list attachments of", KIND, &name))?;
         for role in roles.policy_roles() {
             if let Some(role) = role.role_name() {
                 iam.detach_role_policy()
@@ -271,7 +363,7 @@ pub async fn destroy_managed_policy(
                     .policy_arn(&arn)
                     .send()
                     .await
-                    .map_err(IdentityError::aws("detach", KIND, &name))?;
+                    .map_err(AwsError::map("detach", KIND, &name))?;
             }
         }
         for (version, default) in obs.versions {
@@ -281,13 +373,13 @@ pub async fn destroy_managed_policy(
                     .version_id(version)
                     .send()
                     .await
-                    .map_err(IdentityError::aws("delete a version of", KIND, &name))?;
+                    .map_err(AwsError::map("delete a version of", KIND, &name))?;
             }
         }
         match iam.delete_policy().policy_arn(&arn).send().await {
             Ok(_) => {}
             Err(e) if is_no_such_entity(&e) => {}
-            Err(e) => return Err(IdentityError::aws("delete", KIND, &name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("delete", KIND, &name, e))),
         }
     }
     Ok(ResourceChange {

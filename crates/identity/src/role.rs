@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_iam::types::Tag;
 use ironbark_core::naming::NameRule;
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::retry::{retry, RetryPolicy};
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
@@ -438,7 +439,7 @@ pub async fn observe_role(
             .role
             .ok_or_else(|| IdentityError::missing(KIND, name, "role"))?,
         Err(e) if is_no_such_entity(&e) => return Ok(None),
-        Err(e) => return Err(IdentityError::aws("read", KIND, name)(e)),
+        Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, name, e))),
     };
     let parse = |text: &str| {
         PolicyDocument::parse(text).map_err(|source| IdentityError::Document {
@@ -456,7 +457,7 @@ pub async fn observe_role(
         .send()
         .try_collect()
         .await
-        .map_err(IdentityError::aws("list inline policies of", KIND, name))?;
+        .map_err(AwsError::map("list inline policies of", KIND, name))?;
     let mut inline_policies = BTreeMap::new();
     for policy in names {
         let out = iam
@@ -465,7 +466,7 @@ pub async fn observe_role(
             .policy_name(&policy)
             .send()
             .await
-            .map_err(IdentityError::aws("read inline policy of", KIND, name))?;
+            .map_err(AwsError::map("read inline policy of", KIND, name))?;
         inline_policies.insert(policy, parse(out.policy_document())?);
     }
     let managed_policy_arns = iam
@@ -476,7 +477,7 @@ pub async fn observe_role(
         .send()
         .try_collect()
         .await
-        .map_err(IdentityError::aws("list managed policies of", KIND, name))?
+        .map_err(AwsError::map("list managed policies of", KIND, name))?
         .into_iter()
         .filter_map(|p| p.policy_arn)
         .collect();
@@ -492,9 +493,12 @@ pub async fn observe_role(
         ),
         Err(e) if is_no_such_entity(&e) => None,
         Err(e) => {
-            return Err(IdentityError::aws("read instance profile of", KIND, name)(
+            return Err(IdentityError::from(AwsError::new(
+                "read instance profile of",
+                KIND,
+                name,
                 e,
-            ))
+            )))
         }
     };
     Ok(Some(ObservedRole {
@@ -529,7 +533,7 @@ pub async fn observe_role(
 /// [`PROPAGATION`]), and the role is read back until visible before this returns.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails (naming the role), [`IdentityError::Document`]
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails (naming the role), [`IdentityError::Document`]
 /// when AWS returns an unreadable policy.
 pub async fn ensure_role(ctx: &Context, spec: &RoleSpec) -> Result<RoleOutcome, IdentityError> {
     let iam = ironbark_core::sdk_client!(ctx, aws_sdk_iam);
@@ -563,11 +567,12 @@ pub async fn ensure_role(ctx: &Context, spec: &RoleSpec) -> Result<RoleOutcome, 
             Ok(o) => o.instance_profile.map(|p| p.arn().to_owned()),
             Err(e) if is_no_such_entity(&e) => None,
             Err(e) => {
-                return Err(IdentityError::aws(
+                return Err(IdentityError::from(AwsError::new(
                     "read the instance profile of",
                     KIND,
                     &name,
-                )(e))
+                    e,
+                )))
             }
         };
     }
@@ -611,7 +616,7 @@ async fn act(
             Ok(_) => {}
             // A concurrent run created it between our read and this call: adopt it.
             Err(e) if is_entity_already_exists(&e) => {}
-            Err(e) => return Err(IdentityError::aws("create", KIND, name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("create", KIND, name, e))),
         }
     }
     if d.trust {
@@ -620,7 +625,7 @@ async fn act(
             .policy_document(&trust)
             .send()
             .await
-            .map_err(IdentityError::aws("update the trust policy of", KIND, name))?;
+            .map_err(AwsError::map("update the trust policy of", KIND, name))?;
     }
     if d.settings {
         iam.update_role()
@@ -629,7 +634,7 @@ async fn act(
             .max_session_duration(spec.max_session_duration.unwrap_or(3600))
             .send()
             .await
-            .map_err(IdentityError::aws("update", KIND, name))?;
+            .map_err(AwsError::map("update", KIND, name))?;
     }
     if !d.create {
         match &d.boundary {
@@ -639,18 +644,14 @@ async fn act(
                     .permissions_boundary(arn)
                     .send()
                     .await
-                    .map_err(IdentityError::aws(
-                        "set the permissions boundary of",
-                        KIND,
-                        name,
-                    ))?;
+                    .map_err(AwsError::map("set the permissions boundary of", KIND, name))?;
             }
             Some(None) => {
                 iam.delete_role_permissions_boundary()
                     .role_name(name)
                     .send()
                     .await
-                    .map_err(IdentityError::aws(
+                    .map_err(AwsError::map(
                         "remove the permissions boundary of",
                         KIND,
                         name,
@@ -666,7 +667,7 @@ async fn act(
             .set_tags(Some(iam_tags(&set)))
             .send()
             .await
-            .map_err(IdentityError::aws("tag", KIND, name))?;
+            .map_err(AwsError::map("tag", KIND, name))?;
     }
     if !d.tags_remove.is_empty() {
         iam.untag_role()
@@ -674,7 +675,7 @@ async fn act(
             .set_tag_keys(Some(d.tags_remove.clone()))
             .send()
             .await
-            .map_err(IdentityError::aws("untag", KIND, name))?;
+            .map_err(AwsError::map("untag", KIND, name))?;
     }
     for policy in &d.inline_put {
         let doc = spec.inline_policies[policy].to_json();
@@ -686,7 +687,7 @@ async fn act(
                 .send()
         })
         .await
-        .map_err(IdentityError::aws("put an inline policy on", KIND, name))?;
+        .map_err(AwsError::map("put an inline policy on", KIND, name))?;
     }
     for policy in &d.inline_delete {
         match iam
@@ -698,7 +699,14 @@ async fn act(
         {
             Ok(_) => {}
             Err(e) if is_no_such_entity(&e) => {}
-            Err(e) => return Err(IdentityError::aws("delete an inline policy of", KIND, name)(e)),
+            Err(e) => {
+                return Err(IdentityError::from(AwsError::new(
+                    "delete an inline policy of",
+                    KIND,
+                    name,
+                    e,
+                )))
+            }
         }
     }
     for arn in &d.attach {
@@ -709,7 +717,7 @@ async fn act(
                 .send()
         })
         .await
-        .map_err(IdentityError::aws("attach a managed policy to", KIND, name))?;
+        .map_err(AwsError::map("attach a managed policy to", KIND, name))?;
     }
     for arn in &d.detach {
         match iam
@@ -722,11 +730,12 @@ async fn act(
             Ok(_) => {}
             Err(e) if is_no_such_entity(&e) => {}
             Err(e) => {
-                return Err(IdentityError::aws(
+                return Err(IdentityError::from(AwsError::new(
                     "detach a managed policy from",
                     KIND,
                     name,
-                )(e))
+                    e,
+                )))
             }
         }
     }
@@ -741,11 +750,12 @@ async fn act(
             Ok(_) => {}
             Err(e) if is_entity_already_exists(&e) => {}
             Err(e) => {
-                return Err(IdentityError::aws(
+                return Err(IdentityError::from(AwsError::new(
                     "create the instance profile of",
                     KIND,
                     name,
-                )(e))
+                    e,
+                )))
             }
         }
     }
@@ -757,7 +767,7 @@ async fn act(
                 .send()
         })
         .await
-        .map_err(IdentityError::aws(
+        .map_err(AwsError::map(
             "add the role to the instance profile",
             KIND,
             name,
@@ -768,7 +778,7 @@ async fn act(
         iam.get_role().role_name(name).send()
     })
     .await
-    .map_err(IdentityError::aws("read back", KIND, name))?;
+    .map_err(AwsError::map("read back", KIND, name))?;
     role.role
         .map(|r| r.arn().to_owned())
         .ok_or_else(|| IdentityError::missing(KIND, name, "ARN"))
@@ -782,7 +792,7 @@ async fn act(
 /// finished by the next run. An absent role is a no-op.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_role(
     ctx: &Context,
     logical_id: &str,
@@ -830,7 +840,7 @@ pub async fn destroy_role(
             .send()
             .try_collect()
             .await
-            .map_err(IdentityError::aws("list instance profiles of", KIND, &name))?;
+            .map_err(AwsError::map("list instance profiles of", KIND, &name))?;
         for profile in profiles {
             let pname = profile.instance_profile_name();
             ignore_missing(
@@ -892,7 +902,7 @@ where
     match result {
         Ok(_) => Ok(()),
         Err(e) if is_no_such_entity(&e) => Ok(()),
-        Err(e) => Err(IdentityError::aws(action, KIND, name)(e)),
+        Err(e) => Err(IdentityError::from(AwsError::new(action, KIND, name, e))),
     }
 }
 

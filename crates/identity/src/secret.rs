@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_secretsmanager::types::{RotationRulesType, Tag};
 use ironbark_core::naming::NameRule;
+use ironbark_core::reconcile::{AwsError, ResourceError};
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -347,7 +348,7 @@ async fn observe(
     let d = match sm.describe_secret().secret_id(name).send().await {
         Ok(d) => d,
         Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(IdentityError::aws("read", KIND, name)(e)),
+        Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, name, e))),
     };
     let deleted = d.deleted_date().is_some();
     let current = if read_value && !deleted {
@@ -355,7 +356,14 @@ async fn observe(
             Ok(v) => v.secret_string.map(SecretString::from),
             // A secret created without a value (crash right after create) has no version.
             Err(e) if is_not_found(&e) => None,
-            Err(e) => return Err(IdentityError::aws("read the value of", KIND, name)(e)),
+            Err(e) => {
+                return Err(IdentityError::from(AwsError::new(
+                    "read the value of",
+                    KIND,
+                    name,
+                    e,
+                )))
+            }
         }
     } else {
         None
@@ -396,8 +404,8 @@ async fn observe(
 /// scheduled for deletion is never restored implicitly: the change is refused.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails (never carrying the value),
-/// [`IdentityError::InvalidSpec`] for an impossible generator, [`IdentityError::Refused`]
+/// [`ResourceError::Aws`] when a call fails (never carrying the value),
+/// [`ResourceError::InvalidSpec`] for an impossible generator, [`ResourceError::Refused`]
 /// for a secret scheduled for deletion in apply mode.
 pub async fn ensure_secret(
     ctx: &Context,
@@ -409,10 +417,12 @@ pub async fn ensure_secret(
         resource: spec.logical_id.clone(),
     });
     if let SecretValue::Generated(g) = &spec.value {
-        g.validate().map_err(|reason| IdentityError::InvalidSpec {
-            kind: KIND,
-            name: spec.logical_id.clone(),
-            reason,
+        g.validate().map_err(|reason| {
+            IdentityError::Resource(ResourceError::InvalidSpec {
+                kind: KIND,
+                name: spec.logical_id.clone(),
+                reason,
+            })
         })?;
     }
     let _permit = ctx.permit("secretsmanager").await;
@@ -423,11 +433,12 @@ pub async fn ensure_secret(
     let mut arn = observed.as_ref().map(|o| o.arn.clone());
     if let Change::Refused { reason, .. } = &change {
         if ctx.is_apply() {
-            return Err(IdentityError::Refused {
+            return Err(IdentityError::Resource(ResourceError::Refused {
+                field: None,
                 kind: KIND,
                 name,
                 reason: reason.clone(),
-            });
+            }));
         }
     } else if ctx.is_apply() && change.is_change() {
         arn = Some(act(ctx, &sm, spec, &name, &tags, observed.as_ref()).await?);
@@ -456,10 +467,12 @@ async fn act(
     tags: &Tags,
     observed: Option<&ObservedSecret>,
 ) -> Result<String, IdentityError> {
-    let invalid = |reason: String| IdentityError::InvalidSpec {
-        kind: KIND,
-        name: spec.logical_id.clone(),
-        reason,
+    let invalid = |reason: String| {
+        IdentityError::Resource(ResourceError::InvalidSpec {
+            kind: KIND,
+            name: spec.logical_id.clone(),
+            reason,
+        })
     };
     let value = match &spec.value {
         SecretValue::Generated(g) if observed.is_none() => Some(g.generate().map_err(invalid)?),
@@ -475,7 +488,7 @@ async fn act(
                 .secret_string(value.expose_secret())
                 .send()
                 .await
-                .map_err(IdentityError::aws("write a new version of", KIND, name))?;
+                .map_err(AwsError::map("write a new version of", KIND, name))?;
         }
         let description_differs = spec.description.is_some() && spec.description != obs.description;
         let key_differs = spec.kms_key_id.is_some() && spec.kms_key_id != obs.kms_key_id;
@@ -486,7 +499,7 @@ async fn act(
                 .set_kms_key_id(spec.kms_key_id.clone())
                 .send()
                 .await
-                .map_err(IdentityError::aws("update", KIND, name))?;
+                .map_err(AwsError::map("update", KIND, name))?;
         }
         let td = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if !td.set.is_empty() {
@@ -496,7 +509,7 @@ async fn act(
                 .set_tags(Some(sm_tags(&set)))
                 .send()
                 .await
-                .map_err(IdentityError::aws("tag", KIND, name))?;
+                .map_err(AwsError::map("tag", KIND, name))?;
         }
         if !td.remove.is_empty() {
             sm.untag_resource()
@@ -504,7 +517,7 @@ async fn act(
                 .set_tag_keys(Some(td.remove))
                 .send()
                 .await
-                .map_err(IdentityError::aws("untag", KIND, name))?;
+                .map_err(AwsError::map("untag", KIND, name))?;
         }
         obs.arn.clone()
     } else {
@@ -526,10 +539,10 @@ async fn act(
                 .secret_id(name)
                 .send()
                 .await
-                .map_err(IdentityError::aws("read", KIND, name))?
+                .map_err(AwsError::map("read", KIND, name))?
                 .arn
                 .unwrap_or_default(),
-            Err(e) => return Err(IdentityError::aws("create", KIND, name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("create", KIND, name, e))),
         }
     };
     let current_rotation = observed.and_then(|o| o.rotation.clone());
@@ -547,14 +560,14 @@ async fn act(
                     .rotate_immediately(false)
                     .send()
                     .await
-                    .map_err(IdentityError::aws("configure rotation of", KIND, name))?;
+                    .map_err(AwsError::map("configure rotation of", KIND, name))?;
             }
             None => {
                 sm.cancel_rotate_secret()
                     .secret_id(name)
                     .send()
                     .await
-                    .map_err(IdentityError::aws("turn off rotation of", KIND, name))?;
+                    .map_err(AwsError::map("turn off rotation of", KIND, name))?;
             }
         }
     }
@@ -567,7 +580,7 @@ async fn act(
 /// Found by name; absent or already scheduled is a no-op.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`] when a call fails.
 pub async fn destroy_secret(
     ctx: &Context,
     logical_id: &str,
@@ -586,7 +599,7 @@ pub async fn destroy_secret(
         {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(IdentityError::aws("delete", KIND, &name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("delete", KIND, &name, e))),
         }
     }
     Ok(ResourceChange {

@@ -3,6 +3,7 @@
 
 use aws_sdk_ec2::types::IpPermission;
 use ironbark_core::plan::{Change, FieldDiff};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::Context;
 
 use crate::ec2::{self, Outcome};
@@ -59,7 +60,7 @@ pub async fn ensure_default_group_empty(
     vpc_id: Option<&str>,
 ) -> Result<Outcome, NetworkingError> {
     let logical_id = "networking/default-security-group";
-    ec2::tracked(ctx, logical_id, async {
+    ec2::reported(ctx, logical_id, async {
         let ec2 = ec2::client(ctx);
         let observed = match vpc_id {
             None => None,
@@ -71,8 +72,9 @@ pub async fn ensure_default_group_empty(
                         .send()
                 })
                 .await
-                .map_err(NetworkingError::aws(
+                .map_err(AwsError::map(
                     "find the default security group of",
+                    "VPC",
                     vpc,
                 ))?;
                 groups
@@ -93,7 +95,11 @@ pub async fn ensure_default_group_empty(
                     .set_ip_permissions(Some(o.ingress.clone()))
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("revoke default ingress of", &o.id))?;
+                    .map_err(AwsError::map(
+                        "revoke the ingress rules of the default",
+                        "security group",
+                        &o.id,
+                    ))?;
             }
             if !o.egress.is_empty() {
                 ec2.revoke_security_group_egress()
@@ -101,7 +107,11 @@ pub async fn ensure_default_group_empty(
                     .set_ip_permissions(Some(o.egress.clone()))
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("revoke default egress of", &o.id))?;
+                    .map_err(AwsError::map(
+                        "revoke the egress rules of the default",
+                        "security group",
+                        &o.id,
+                    ))?;
             }
         }
         let id = observed.map(|o| o.id);

@@ -5,6 +5,7 @@
 
 use futures::future::try_join_all;
 use ironbark_core::plan::{Change, Plan};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::Context;
 
 use crate::ec2::{self, Outcome};
@@ -45,13 +46,13 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // 1. Endpoints.
     let endpoints = ec2
         .describe_vpc_endpoints()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .into_paginator()
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("list VPC endpoints of", ctx.stack()))?;
+        .map_err(AwsError::map("list VPC endpoints of", "stack", ctx.stack()))?;
     for e in endpoints
         .iter()
         .filter(|e| e.state().is_none_or(|s| s.as_str() != "deleted"))
@@ -62,7 +63,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .vpc_endpoint_ids(id)
                 .send()
                 .await
-                .map_err(NetworkingError::aws("delete VPC endpoint", id))?;
+                .map_err(AwsError::map("delete", "VPC endpoint", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(e.tags()), "VPC endpoint", id).change);
     }
@@ -81,10 +82,10 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // Elastic IPs left over (their NAT already gone in an earlier, interrupted destroy).
     let addresses = ec2
         .describe_addresses()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(NetworkingError::aws("list Elastic IPs of", ctx.stack()))?;
+        .map_err(AwsError::map("list Elastic IPs of", "stack", ctx.stack()))?;
     for a in addresses.addresses() {
         let logical = ec2::logical_id_of(a.tags());
         if apply {
@@ -106,13 +107,13 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // 3. Route tables.
     let tables = ec2
         .describe_route_tables()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .into_paginator()
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("list route tables of", ctx.stack()))?;
+        .map_err(AwsError::map("list route tables of", "stack", ctx.stack()))?;
     for t in &tables {
         let id = t.route_table_id().unwrap_or_default();
         if apply {
@@ -126,14 +127,14 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                         .association_id(assoc)
                         .send()
                         .await
-                        .map_err(NetworkingError::aws("disassociate route table", id))?;
+                        .map_err(AwsError::map("disassociate", "route table", id))?;
                 }
             }
             ec2.delete_route_table()
                 .route_table_id(id)
                 .send()
                 .await
-                .map_err(NetworkingError::aws("delete route table", id))?;
+                .map_err(AwsError::map("delete", "route table", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(t.tags()), "route table", id).change);
     }
@@ -141,13 +142,17 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // 4. Security groups: rules first (groups reference each other), then the groups.
     let groups = ec2
         .describe_security_groups()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .into_paginator()
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("list security groups of", ctx.stack()))?;
+        .map_err(AwsError::map(
+            "list security groups of",
+            "stack",
+            ctx.stack(),
+        ))?;
     if apply {
         for g in &groups {
             let id = g.group_id().unwrap_or_default();
@@ -157,7 +162,11 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                     .set_ip_permissions(Some(g.ip_permissions().to_vec()))
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("revoke ingress of", id))?;
+                    .map_err(AwsError::map(
+                        "revoke the ingress rules of",
+                        "security group",
+                        id,
+                    ))?;
             }
             if !g.ip_permissions_egress().is_empty() {
                 ec2.revoke_security_group_egress()
@@ -165,7 +174,11 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                     .set_ip_permissions(Some(g.ip_permissions_egress().to_vec()))
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("revoke egress of", id))?;
+                    .map_err(AwsError::map(
+                        "revoke the egress rules of",
+                        "security group",
+                        id,
+                    ))?;
             }
         }
     }
@@ -173,13 +186,13 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // 5. Network interfaces someone else still has in our subnets block everything below.
     let subnets = ec2
         .describe_subnets()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .into_paginator()
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("list subnets of", ctx.stack()))?;
+        .map_err(AwsError::map("list subnets of", "stack", ctx.stack()))?;
     let subnet_ids: Vec<&str> = subnets.iter().filter_map(|s| s.subnet_id()).collect();
     if apply && !subnet_ids.is_empty() {
         wait_for_interfaces(ctx, &ec2, &subnet_ids).await?;
@@ -189,7 +202,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         if apply {
             ec2::when_visible(|| ec2.delete_security_group().group_id(id).send())
                 .await
-                .map_err(NetworkingError::aws("delete security group", id))?;
+                .map_err(AwsError::map("delete", "security group", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(g.tags()), "security group", id).change);
     }
@@ -197,10 +210,10 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // 5b. Network ACLs: their subnets go back to the VPC's default ACL first.
     let acls = ec2
         .describe_network_acls()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(NetworkingError::aws("list network ACLs of", ctx.stack()))?;
+        .map_err(AwsError::map("list network ACLs of", "stack", ctx.stack()))?;
     for a in acls
         .network_acls()
         .iter()
@@ -214,7 +227,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .filters(ec2::filter("default", &["true"]))
                 .send()
                 .await
-                .map_err(NetworkingError::aws("find the default network ACL for", id))?
+                .map_err(AwsError::map("find the default network ACL for", "VPC", id))?
                 .network_acls()
                 .first()
                 .and_then(|d| d.network_acl_id().map(str::to_owned));
@@ -229,8 +242,9 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                         .network_acl_id(&default)
                         .send()
                         .await
-                        .map_err(NetworkingError::aws(
-                            "return a subnet to the default network ACL from",
+                        .map_err(AwsError::map(
+                            "return a subnet to the default from",
+                            "network ACL",
                             id,
                         ))?;
                 }
@@ -239,7 +253,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                 .network_acl_id(id)
                 .send()
                 .await
-                .map_err(NetworkingError::aws("delete network ACL", id))?;
+                .map_err(AwsError::map("delete", "network ACL", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(a.tags()), "network ACL", id).change);
     }
@@ -250,7 +264,7 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
         if apply {
             ec2::retry_dependency(|| ec2.delete_subnet().subnet_id(id).send())
                 .await
-                .map_err(NetworkingError::aws("delete subnet", id))?;
+                .map_err(AwsError::map("delete", "subnet", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(s.tags()), "subnet", id).change);
     }
@@ -258,11 +272,12 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // 7. Internet gateways.
     let gateways = ec2
         .describe_internet_gateways()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(NetworkingError::aws(
+        .map_err(AwsError::map(
             "list internet gateways of",
+            "stack",
             ctx.stack(),
         ))?;
     for g in gateways.internet_gateways() {
@@ -277,14 +292,18 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
                             .send()
                     })
                     .await
-                    .map_err(NetworkingError::aws("detach internet gateway", id))?;
+                    .map_err(AwsError::map(
+                        "detach",
+                        "internet gateway",
+                        id,
+                    ))?;
                 }
             }
             ec2.delete_internet_gateway()
                 .internet_gateway_id(id)
                 .send()
                 .await
-                .map_err(NetworkingError::aws("delete internet gateway", id))?;
+                .map_err(AwsError::map("delete", "internet gateway", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(g.tags()), "internet gateway", id).change);
     }
@@ -292,16 +311,16 @@ pub async fn destroy_networking(ctx: &Context) -> Result<Plan, NetworkingError> 
     // 8. VPCs.
     let vpcs = ec2
         .describe_vpcs()
-        .set_filters(Some(ec2::owned(ctx)))
+        .set_filters(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(NetworkingError::aws("list VPCs of", ctx.stack()))?;
+        .map_err(AwsError::map("list VPCs of", "stack", ctx.stack()))?;
     for v in vpcs.vpcs() {
         let id = v.vpc_id().unwrap_or_default();
         if apply {
             ec2::retry_dependency(|| ec2.delete_vpc().vpc_id(id).send())
                 .await
-                .map_err(NetworkingError::aws("delete VPC", id))?;
+                .map_err(AwsError::map("delete", "VPC", id))?;
         }
         plan.push(deleted(ctx, ec2::logical_id_of(v.tags()), "VPC", id).change);
     }
@@ -325,13 +344,13 @@ async fn wait_for_interfaces(
 ) -> Result<(), NetworkingError> {
     let resource = format!("networking of {}/{}", ctx.stack(), ctx.env());
     let policy = ctx.wait_policy(std::time::Duration::from_secs(300));
-    ironbark_core::wait::wait_for(ctx.reporter().as_ref(), &resource, &policy, || async {
+    let waited = ironbark_core::wait::wait_for(ctx.reporter().as_ref(), &resource, &policy, || async {
         let enis = ec2
             .describe_network_interfaces()
             .filters(ec2::filter("subnet-id", subnet_ids))
             .send()
             .await
-            .map_err(|e| Box::new(NetworkingError::aws("list network interfaces in the subnets of", ctx.stack())(e)))?;
+            .map_err(|e| Box::new(NetworkingError::from(AwsError::map("list network interfaces in the subnets of", "stack", ctx.stack())(e))))?;
         let describe = |n: &aws_sdk_ec2::types::NetworkInterface| {
             format!(
                 "{} in {} ({})",
@@ -360,9 +379,6 @@ async fn wait_for_interfaces(
             ironbark_core::wait::Poll::Pending(format!("{} AWS-managed network interfaces being released", managed.len()))
         })
     })
-    .await
-    .map_err(|e| match e {
-        ironbark_core::wait::WaitError::Poll { source, .. } => *source,
-        other => NetworkingError::Wait(other),
-    })
+    .await;
+    crate::error::waited("network interfaces in the subnets of", &resource, waited)
 }

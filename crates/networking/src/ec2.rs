@@ -1,12 +1,15 @@
-//! Helpers shared by every EC2 resource module: the client, tags inside create calls, finding
-//! resources by `ironbark:id`, tag reconciliation, progress tracking.
+//! Helpers shared by every EC2 resource module: the client, tags inside create calls, the
+//! filters that find resources by `ironbark:id` (one resource, or every resource of the stack
+//! for a kind's one read), tag reconciliation, progress reporting for hand-written ensures.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use ironbark_core::known::Known;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
+use ironbark_core::reconcile::{AwsError, Converged};
 use ironbark_core::retry::{retry, RetryPolicy};
 use ironbark_core::tags::{self, TagDiff, Tags};
 use ironbark_core::{Context, Event};
@@ -33,19 +36,56 @@ impl Outcome {
     /// The id, or a placeholder for plans (`(known after apply)`).
     #[must_use]
     pub fn id_or_placeholder(&self) -> String {
-        self.id
-            .clone()
-            .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_owned())
+        Known::from(self.id.clone()).or_placeholder()
+    }
+
+    /// The outcome of a resource converged by the kit, whose output is its id.
+    pub(crate) fn of(converged: Converged<String>) -> Self {
+        Self {
+            id: converged.output.into_value(),
+            change: converged.change,
+        }
     }
 }
 
-/// What plans show for ids that do not exist yet.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+/// What plans show for ids that do not exist yet: core's one placeholder.
+pub use ironbark_core::known::KNOWN_AFTER_APPLY;
+
+/// The outcomes of resources converged together by the kit.
+pub(crate) fn outcomes(converged: Vec<Converged<String>>) -> Vec<Outcome> {
+    converged.into_iter().map(Outcome::of).collect()
+}
+
+/// A placeholder-rendered optional id (`vpc-...` or `(known after apply)`).
+pub(crate) fn or_placeholder(id: Option<&String>) -> String {
+    Known::from(id.cloned()).or_placeholder()
+}
+
+/// The `Name` tag of a resource: its deterministic physical name.
+pub(crate) fn name_tag(ctx: &Context, logical_id: &str) -> String {
+    ctx.physical_name(logical_id, &ironbark_core::naming::NameRule::GENERIC)
+}
 
 /// The desired tags of a resource: the stack's, `ironbark:id`, and `Name`.
 pub(crate) fn desired_tags(ctx: &Context, logical_id: &str) -> Tags {
-    let name = ctx.physical_name(logical_id, &ironbark_core::naming::NameRule::GENERIC);
-    ctx.tags_for(logical_id).with("Name", &name)
+    ctx.tags_for(logical_id)
+        .with("Name", &name_tag(ctx, logical_id))
+}
+
+/// The VPC to create a resource in; in apply mode it exists, since the VPC converges first.
+pub(crate) fn vpc_or_missing<'a>(
+    kind: &'static str,
+    logical_id: &str,
+    vpc_id: Option<&'a str>,
+) -> Result<&'a str, NetworkingError> {
+    vpc_id.ok_or_else(|| {
+        ironbark_core::reconcile::ResourceError::InvalidSpec {
+            kind,
+            name: logical_id.to_owned(),
+            reason: "no VPC to create it in: the VPC converges first".to_owned(),
+        }
+        .into()
+    })
 }
 
 /// Tags for a create call (tags travel inside the create call, never added afterwards).
@@ -60,7 +100,7 @@ pub(crate) fn tag_spec(ctx: &Context, logical_id: &str, kind: ResourceType) -> T
 
 /// Filters selecting the resource tagged with `logical_id` in this stack and environment.
 pub(crate) fn by_id(ctx: &Context, logical_id: &str) -> Vec<Filter> {
-    let mut filters = owned(ctx);
+    let mut filters = stack_filters(ctx);
     filters.push(
         Filter::builder()
             .name(format!("tag:{}", tags::ID))
@@ -70,8 +110,9 @@ pub(crate) fn by_id(ctx: &Context, logical_id: &str) -> Vec<Filter> {
     filters
 }
 
-/// Filters selecting everything of this stack and environment.
-pub(crate) fn owned(ctx: &Context) -> Vec<Filter> {
+/// Filters selecting everything of this stack and environment (and, for a kind's one read,
+/// only what carries an `ironbark:id`).
+pub(crate) fn stack_filters(ctx: &Context) -> Vec<Filter> {
     vec![
         Filter::builder()
             .name(format!("tag:{}", tags::STACK))
@@ -127,6 +168,35 @@ pub(crate) fn at_most_one<T>(
     Ok(found.pop())
 }
 
+/// Resources of one kind found by one read of the whole stack, by their `ironbark:id`.
+pub(crate) struct ByLogicalId<T>(BTreeMap<String, Vec<T>>);
+
+impl<T> ByLogicalId<T> {
+    /// Groups `found` by the `ironbark:id` of its tags (untagged ones are dropped).
+    pub(crate) fn new(found: Vec<T>, tags: impl Fn(&T) -> &[Tag]) -> Self {
+        let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
+        for item in found {
+            if let Some(id) = logical_id_of(tags(&item)) {
+                out.entry(id).or_default().push(item);
+            }
+        }
+        Self(out)
+    }
+
+    /// The one resource of `logical_id`, if any; more than one is an error naming them.
+    pub(crate) fn take(
+        &mut self,
+        logical_id: &str,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Option<T>, NetworkingError> {
+        at_most_one(
+            logical_id,
+            self.0.remove(logical_id).unwrap_or_default(),
+            id,
+        )
+    }
+}
+
 /// The tag part of a diff, as plan fields (`tags.Env: staging -> prod`).
 pub(crate) fn tag_fields(diff: &TagDiff) -> Vec<FieldDiff> {
     let set = diff
@@ -159,7 +229,7 @@ pub(crate) async fn apply_tags(
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(NetworkingError::aws("tag", resource))?;
+            .map_err(AwsError::map("tag", "resource", resource))?;
     }
     if !diff.remove.is_empty() {
         let tags = diff
@@ -173,7 +243,7 @@ pub(crate) async fn apply_tags(
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(NetworkingError::aws("untag", resource))?;
+            .map_err(AwsError::map("untag", "resource", resource))?;
     }
     Ok(())
 }
@@ -193,8 +263,9 @@ where
     retry(&VISIBILITY, is_not_yet_visible, op).await
 }
 
-/// Reports started/done/failed around one resource's convergence.
-pub(crate) async fn tracked<F>(
+/// Reports started/done/failed around one resource's convergence, for the hand-written
+/// ensures (the kit's driver reports for the others).
+pub(crate) async fn reported<F>(
     ctx: &Context,
     logical_id: &str,
     work: F,
@@ -216,7 +287,7 @@ where
         Err(e) => {
             ctx.report(Event::Failed {
                 resource: logical_id.to_owned(),
-                error: e.to_string(),
+                error: ironbark_core::reconcile::render(&e),
             });
             Err(e)
         }

@@ -4,6 +4,7 @@
 use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
 use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::Context;
 
 use crate::ec2::{self, Outcome, KNOWN_AFTER_APPLY};
@@ -93,7 +94,7 @@ pub async fn ensure_log_group(
     ctx: &Context,
     retention_days: u16,
 ) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, LOG_GROUP_ID, async {
+    ec2::reported(ctx, LOG_GROUP_ID, async {
         let name = log_group_name(ctx);
         let client = logs(ctx);
         let found = client
@@ -101,7 +102,7 @@ pub async fn ensure_log_group(
             .log_group_name_prefix(&name)
             .send()
             .await
-            .map_err(NetworkingError::aws("find log group", &name))?;
+            .map_err(AwsError::map("find", "log group", &name))?;
         let existing = found
             .log_groups()
             .iter()
@@ -134,7 +135,7 @@ pub async fn ensure_log_group(
                     .set_tags(Some(ec2::desired_tags(ctx, LOG_GROUP_ID).to_map()))
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("create log group", &name))?;
+                    .map_err(AwsError::map("create", "log group", &name))?;
             }
             client
                 .put_retention_policy()
@@ -142,7 +143,7 @@ pub async fn ensure_log_group(
                 .retention_in_days(i32::from(retention_days))
                 .send()
                 .await
-                .map_err(NetworkingError::aws("set retention of log group", &name))?;
+                .map_err(AwsError::map("set retention of", "log group", &name))?;
         }
         Ok(Outcome {
             change: ec2::resource_change(LOG_GROUP_ID, "log group", Some(&name), change),
@@ -162,7 +163,7 @@ pub async fn observe(ctx: &Context) -> Result<Option<ObservedFlowLog>, Networkin
         .set_filter(Some(ec2::by_id(ctx, LOGICAL_ID)))
         .send()
         .await
-        .map_err(NetworkingError::aws("find flow log", LOGICAL_ID))?;
+        .map_err(AwsError::map("find", "flow log", LOGICAL_ID))?;
     let found = out.flow_logs().to_vec();
     Ok(ec2::at_most_one(LOGICAL_ID, found, |f| {
         f.flow_log_id().unwrap_or_default().to_owned()
@@ -196,7 +197,7 @@ pub async fn ensure_flow_log(
     vpc_id: Option<&str>,
     role_arn: Option<&str>,
 ) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, LOGICAL_ID, async {
+    ec2::reported(ctx, LOGICAL_ID, async {
         let group = log_group_name(ctx);
         let observed = match vpc_id {
             Some(_) => observe(ctx).await?,
@@ -221,7 +222,7 @@ pub async fn ensure_flow_log(
                 .tag_specifications(ec2::tag_spec(ctx, LOGICAL_ID, ResourceType::VpcFlowLog))
                 .send()
                 .await
-                .map_err(NetworkingError::aws("create flow log", LOGICAL_ID))?;
+                .map_err(AwsError::map("create", "flow log", LOGICAL_ID))?;
             if let Some(problem) = out.unsuccessful().first() {
                 let message = problem
                     .error()
@@ -238,7 +239,7 @@ pub async fn ensure_flow_log(
                     .flow_log_ids(&old.id)
                     .send()
                     .await
-                    .map_err(NetworkingError::aws("delete replaced flow log", &old.id))?;
+                    .map_err(AwsError::map("delete replaced", "flow log", &old.id))?;
             }
             id = out.flow_log_ids().first().cloned();
         }
@@ -261,10 +262,10 @@ pub async fn destroy_flow_logs(
     let mut out = Vec::new();
     let found = ec2
         .describe_flow_logs()
-        .set_filter(Some(ec2::owned(ctx)))
+        .set_filter(Some(ec2::stack_filters(ctx)))
         .send()
         .await
-        .map_err(NetworkingError::aws("list flow logs of", ctx.stack()))?;
+        .map_err(AwsError::map("list flow logs of", "stack", ctx.stack()))?;
     for f in found.flow_logs() {
         let id = f.flow_log_id().unwrap_or_default();
         if ctx.is_apply() {
@@ -272,7 +273,7 @@ pub async fn destroy_flow_logs(
                 .flow_log_ids(id)
                 .send()
                 .await
-                .map_err(NetworkingError::aws("delete flow log", id))?;
+                .map_err(AwsError::map("delete", "flow log", id))?;
         }
         out.push(ec2::resource_change(
             LOGICAL_ID,
@@ -288,7 +289,7 @@ pub async fn destroy_flow_logs(
         .log_group_name_prefix(&name)
         .send()
         .await
-        .map_err(NetworkingError::aws("find log group", &name))?;
+        .map_err(AwsError::map("find", "log group", &name))?;
     if groups
         .log_groups()
         .iter()
@@ -300,7 +301,7 @@ pub async fn destroy_flow_logs(
                 .log_group_name(&name)
                 .send()
                 .await
-                .map_err(NetworkingError::aws("delete log group", &name))?;
+                .map_err(AwsError::map("delete", "log group", &name))?;
         }
         out.push(ec2::resource_change(
             LOG_GROUP_ID,

@@ -14,6 +14,10 @@
 //! # Ok(()) }
 //! ```
 
+// `NetworkingError` wraps core's `ResourceError`, whose `AwsError` keeps AWS's code, message and
+// status inline so every message can name them; boxing it would cost every caller a match
+// through the box for no measured gain.
+#![allow(clippy::result_large_err)]
 mod default_sg;
 mod destroy;
 mod ec2;
@@ -33,6 +37,7 @@ use std::collections::BTreeMap;
 use futures::future::try_join_all;
 use ironbark_core::config::{NetworkingConfig, TierKind};
 use ironbark_core::plan::Plan;
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::Context;
 
 pub use default_sg::ensure_default_group_empty;
@@ -63,8 +68,9 @@ pub async fn availability_zones(ctx: &Context, count: u8) -> Result<Vec<String>,
         .filters(ec2::filter("zone-type", &["availability-zone"]))
         .send()
         .await
-        .map_err(NetworkingError::aws(
+        .map_err(AwsError::map(
             "list availability zones of",
+            "region",
             ctx.region(),
         ))?;
     let mut zones: Vec<String> = out
@@ -86,10 +92,6 @@ pub async fn availability_zones(ctx: &Context, count: u8) -> Result<Vec<String>,
     }
     zones.truncate(usize::from(count));
     Ok(zones)
-}
-
-fn show(id: Option<&String>) -> String {
-    id.cloned().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_owned())
 }
 
 /// Converges the whole networking layer. Independent resources are handled concurrently
@@ -148,7 +150,8 @@ pub async fn ensure_networking_with(
     )
     .await?;
     let vpc_id = vpc.id.clone();
-    out.outputs.insert("vpc_id".into(), show(vpc_id.as_ref()));
+    out.outputs
+        .insert("vpc_id".into(), ec2::or_placeholder(vpc_id.as_ref()));
     out.plan.push(vpc.change);
     let vpc_ref = vpc_id.as_deref();
 
@@ -179,19 +182,16 @@ pub async fn ensure_networking_with(
         })
         .collect();
 
+    let group_specs: Vec<(&str, &str)> = cfg
+        .security_groups
+        .iter()
+        .map(|(name, g)| (name.as_str(), g.description.as_str()))
+        .collect();
     let (default_group, gateway, subnets, groups, existing_nats) = tokio::try_join!(
         default_sg::ensure_default_group_empty(ctx, vpc_ref),
         igw::ensure_internet_gateway(ctx, vpc_ref),
-        try_join_all(
-            subnet_specs
-                .iter()
-                .map(|s| subnet::ensure_subnet(ctx, vpc_ref, s))
-        ),
-        try_join_all(
-            cfg.security_groups
-                .iter()
-                .map(|(name, g)| security_group::ensure_group(ctx, vpc_ref, name, &g.description))
-        ),
+        subnet::ensure_subnets(ctx, vpc_ref, &subnet_specs),
+        security_group::ensure_groups(ctx, vpc_ref, &group_specs),
         async {
             if vpc_ref.is_some() {
                 nat::observe_all(ctx).await
@@ -214,7 +214,7 @@ pub async fn ensure_networking_with(
     for tier in cfg.tiers.keys() {
         let ids: Vec<String> = azs
             .iter()
-            .map(|az| show(subnet_ids[&(tier.clone(), az.clone())].as_ref()))
+            .map(|az| ec2::or_placeholder(subnet_ids[&(tier.clone(), az.clone())].as_ref()))
             .collect();
         out.outputs.insert(format!("subnets.{tier}"), ids.join(","));
     }
@@ -305,13 +305,39 @@ pub async fn ensure_networking_with(
             })
         })
         .collect::<Result<_, NetworkingError>>()?;
+    // Every route table of the stack, read once: the public one now, the private and isolated
+    // ones once their NAT gateways exist (nothing else writes them in between).
+    let private_exists = cfg.tiers.values().any(|t| t.kind == TierKind::Private);
+    let isolated_exists = cfg.tiers.values().any(|t| t.kind == TierKind::Isolated);
+    let mut table_ids: Vec<String> = vec![public_table.logical_id.clone()];
+    if private_exists {
+        table_ids.extend(
+            azs.iter()
+                .map(|az| format!("networking/route-table/private/{az}")),
+        );
+    }
+    if isolated_exists {
+        table_ids.push("networking/route-table/isolated".into());
+    }
+    let mut tables: BTreeMap<String, route_table::ObservedRouteTable> = BTreeMap::new();
+    if vpc_ref.is_some() {
+        let ids: Vec<&str> = table_ids.iter().map(String::as_str).collect();
+        for (id, found) in table_ids
+            .iter()
+            .zip(route_table::observe_all(ctx, &ids).await?)
+        {
+            if let Some(t) = found {
+                tables.insert(id.clone(), t);
+            }
+        }
+    }
+    let public_observed = tables.remove(&public_table.logical_id);
+    let rule_sets: Vec<(&str, Option<&str>, &security_group::Rules)> = rules
+        .iter()
+        .map(|(name, r)| (name.as_str(), group_ids[name].as_deref(), r))
+        .collect();
     let (rule_outcomes, nats, public_rt, interfaces, nacls) = tokio::try_join!(
-        try_join_all(rules.iter().map(|(name, r)| security_group::ensure_rules(
-            ctx,
-            name,
-            group_ids[name].as_deref(),
-            r
-        ))),
+        security_group::ensure_all_rules(ctx, &rule_sets),
         try_join_all(nat_specs.iter().map(|spec| {
             let subnet = public_tier
                 .as_ref()
@@ -323,18 +349,14 @@ pub async fn ensure_networking_with(
         })),
         async {
             if has_public {
-                route_table::ensure_route_table(ctx, vpc_ref, &public_table)
+                route_table::ensure_observed(ctx, vpc_ref, &public_table, public_observed)
                     .await
                     .map(Some)
             } else {
                 Ok(None)
             }
         },
-        try_join_all(
-            interface_specs
-                .iter()
-                .map(|s| endpoint::ensure_interface_endpoint(ctx, vpc_ref, s))
-        ),
+        endpoint::ensure_interface_endpoints(ctx, vpc_ref, &interface_specs),
         try_join_all(
             nacl_specs
                 .iter()
@@ -375,7 +397,6 @@ pub async fn ensure_networking_with(
     // Private route tables (one per AZ, default route to the AZ's NAT or the single one) and
     // the isolated one.
     let mut specs = Vec::new();
-    let private_exists = cfg.tiers.values().any(|t| t.kind == TierKind::Private);
     if private_exists {
         for az in &azs {
             let nat = match cfg.nat_gateways {
@@ -393,7 +414,7 @@ pub async fn ensure_networking_with(
             });
         }
     }
-    if cfg.tiers.values().any(|t| t.kind == TierKind::Isolated) {
+    if isolated_exists {
         specs.push(route_table::RouteTableSpec {
             logical_id: "networking/route-table/isolated".into(),
             routes: BTreeMap::new(),
@@ -401,11 +422,10 @@ pub async fn ensure_networking_with(
         });
     }
     for (spec, outcome) in specs.iter().zip(
-        try_join_all(
-            specs
-                .iter()
-                .map(|s| route_table::ensure_route_table(ctx, vpc_ref, s)),
-        )
+        try_join_all(specs.iter().map(|s| {
+            let observed = tables.remove(&s.logical_id);
+            route_table::ensure_observed(ctx, vpc_ref, s, observed)
+        }))
         .await?,
     ) {
         let key = spec
@@ -428,14 +448,10 @@ pub async fn ensure_networking_with(
             route_tables: private_tables.clone(),
         })
         .collect();
-    for (spec, outcome) in endpoint_specs.iter().zip(
-        try_join_all(
-            endpoint_specs
-                .iter()
-                .map(|s| endpoint::ensure_gateway_endpoint(ctx, vpc_ref, s)),
-        )
-        .await?,
-    ) {
+    for (spec, outcome) in endpoint_specs
+        .iter()
+        .zip(endpoint::ensure_gateway_endpoints(ctx, vpc_ref, &endpoint_specs).await?)
+    {
         out.outputs.insert(
             format!("endpoint.{}", spec.service),
             outcome.id_or_placeholder(),

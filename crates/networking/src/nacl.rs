@@ -1,17 +1,21 @@
 //! Network ACLs: entries reconciled one by one (by direction and rule number), subnets of the
 //! chosen tiers associated with them. Subnets no longer covered go back to the VPC's default
-//! ACL.
+//! ACL. On the reconcile kit: the diff lists the entry and association writes `apply` makes.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{PortRange, ResourceType, RuleAction};
 use ironbark_core::config::{parse_ports, NaclConfig};
 use ironbark_core::plan::{Change, FieldDiff};
-use ironbark_core::tags::Tags;
+use ironbark_core::reconcile::AwsError;
+use ironbark_core::reconcile::{self, Diff, Resource, ResourceError};
+use ironbark_core::tags::{TagDiff, Tags};
 use ironbark_core::Context;
 
 use crate::ec2::{self, Outcome, KNOWN_AFTER_APPLY};
 use crate::error::NetworkingError;
+
+const KIND: &str = "network ACL";
 
 /// One entry: action, protocol number (`6`, `17`, `1`, `-1`), ports, CIDR.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -246,7 +250,7 @@ async fn put_entry(
             .cidr_block(&e.cidr)
             .send()
             .await
-            .map_err(NetworkingError::aws("replace", what))?;
+            .map_err(AwsError::map("replace", "network ACL", &what))?;
     } else {
         ec2::when_visible(|| {
             ec2.create_network_acl_entry()
@@ -260,7 +264,7 @@ async fn put_entry(
                 .send()
         })
         .await
-        .map_err(NetworkingError::aws("create", what))?;
+        .map_err(AwsError::map("create", "network ACL", &what))?;
     }
     Ok(())
 }
@@ -277,7 +281,7 @@ async fn association_of(
         .filters(ec2::filter("vpc-id", &[vpc]))
         .send()
         .await
-        .map_err(NetworkingError::aws("list network ACLs of", vpc))?;
+        .map_err(AwsError::map("list network ACLs of", "VPC", vpc))?;
     let association = out
         .network_acls()
         .iter()
@@ -290,6 +294,221 @@ async fn association_of(
         .find(|a| a.is_default() == Some(true))
         .and_then(|a| a.network_acl_id().map(str::to_owned));
     Ok((association, default))
+}
+
+/// What differs between an ACL and its spec: the plan's fields (with placeholders for
+/// subnets not created yet) and the writes `apply` makes, which are exactly these.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NaclDiff {
+    /// The plan's rendering.
+    pub fields: Vec<FieldDiff>,
+    /// Entries to create (`false`) or replace (`true`), by (egress, rule number).
+    pub put: Vec<((bool, i32), Entry, bool)>,
+    /// Entries to delete, by (egress, rule number).
+    pub delete: Vec<(bool, i32)>,
+    /// Subnets to move onto the ACL.
+    pub associate: Vec<String>,
+    /// Subnets to return to the VPC's default ACL: (subnet, association id).
+    pub release: Vec<(String, String)>,
+    /// Tags to set and remove (an existing ACL; a create carries its tags).
+    pub tags: TagDiff,
+}
+
+impl Diff for NaclDiff {
+    fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        self.fields.clone()
+    }
+}
+
+/// The diff for an ACL with its desired `tags` (including `Name`). Pure.
+#[must_use]
+pub fn diff(spec: &NaclSpec, tags: &Tags, observed: Option<&ObservedNacl>) -> NaclDiff {
+    let fields = match decide(spec, tags, observed) {
+        Change::Create { fields } | Change::Update { fields } => fields,
+        _ => Vec::new(),
+    };
+    let empty = ObservedNacl {
+        id: String::new(),
+        entries: Entries::new(),
+        associations: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    };
+    let o = observed.unwrap_or(&empty);
+    let put = spec
+        .entries
+        .iter()
+        .filter_map(|(key, entry)| match o.entries.get(key) {
+            None => Some((*key, entry.clone(), false)),
+            Some(old) if old != entry => Some((*key, entry.clone(), true)),
+            Some(_) => None,
+        })
+        .collect();
+    let delete = o
+        .entries
+        .keys()
+        .filter(|k| !spec.entries.contains_key(k))
+        .copied()
+        .collect();
+    let wanted: Vec<&String> = spec.subnets.iter().flatten().collect();
+    NaclDiff {
+        fields,
+        put,
+        delete,
+        associate: wanted
+            .iter()
+            .filter(|s| !o.associations.contains_key(**s))
+            .map(|s| (*s).clone())
+            .collect(),
+        release: o
+            .associations
+            .iter()
+            .filter(|(s, _)| !wanted.contains(s))
+            .map(|(s, a)| (s.clone(), a.clone()))
+            .collect(),
+        tags: observed.map_or_else(TagDiff::default, |o| {
+            tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }),
+    }
+}
+
+/// One ACL to converge in a VPC (`None`: plan only), with its `Name` tag.
+struct Nacl<'a> {
+    spec: &'a NaclSpec,
+    vpc_id: Option<&'a str>,
+    name: String,
+}
+
+impl Resource for Nacl<'_> {
+    type Observed = ObservedNacl;
+    type Diff = NaclDiff;
+    type Output = String;
+    type Error = NetworkingError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "ec2";
+
+    fn logical_id(&self) -> &str {
+        &self.spec.logical_id
+    }
+
+    fn name(&self, _ctx: &Context) -> String {
+        self.spec.logical_id.clone()
+    }
+
+    fn physical_id(&self, _ctx: &Context, observed: Option<&ObservedNacl>) -> Option<String> {
+        observed.map(|o| o.id.clone())
+    }
+
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedNacl>, NetworkingError> {
+        if self.vpc_id.is_none() {
+            return Ok(None);
+        }
+        let found = ec2::client(ctx)
+            .describe_network_acls()
+            .set_filters(Some(ec2::by_id(ctx, &self.spec.logical_id)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(AwsError::map("find", KIND, &self.spec.logical_id))?;
+        Ok(ec2::at_most_one(&self.spec.logical_id, found, |a| {
+            a.network_acl_id().unwrap_or_default().to_owned()
+        })?
+        .map(|a| observed(&a)))
+    }
+
+    fn tags<'o>(&self, observed: &'o ObservedNacl) -> Option<&'o BTreeMap<String, String>> {
+        Some(&observed.tags)
+    }
+
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedNacl>) -> NaclDiff {
+        diff(self.spec, &tags.with("Name", &self.name), observed)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        _tags: &Tags,
+        observed: Option<&ObservedNacl>,
+        diff: &NaclDiff,
+    ) -> Result<String, NetworkingError> {
+        let ec2 = ec2::client(ctx);
+        let spec = self.spec;
+        let vpc = ec2::vpc_or_missing(KIND, &spec.logical_id, self.vpc_id)?;
+        let acl = match observed {
+            Some(o) => {
+                ec2::apply_tags(&ec2, ctx, &o.id, &diff.tags).await?;
+                o.id.clone()
+            }
+            None => {
+                let out = ec2::when_visible(|| {
+                    ec2.create_network_acl()
+                        .vpc_id(vpc)
+                        .tag_specifications(ec2::tag_spec(
+                            ctx,
+                            &spec.logical_id,
+                            ResourceType::NetworkAcl,
+                        ))
+                        .send()
+                })
+                .await
+                .map_err(AwsError::map("create", KIND, &spec.logical_id))?;
+                out.network_acl()
+                    .and_then(|a| a.network_acl_id())
+                    .ok_or_else(|| ResourceError::Missing {
+                        kind: KIND,
+                        name: spec.logical_id.clone(),
+                        what: "network ACL id",
+                    })?
+                    .to_owned()
+            }
+        };
+        for ((egress, rule), entry, replace) in &diff.put {
+            put_entry(&ec2, &acl, *egress, *rule, entry, *replace).await?;
+        }
+        for (egress, rule) in &diff.delete {
+            ec2.delete_network_acl_entry()
+                .network_acl_id(&acl)
+                .egress(*egress)
+                .rule_number(*rule)
+                .send()
+                .await
+                .map_err(AwsError::map("delete entry of", KIND, &spec.logical_id))?;
+        }
+        for subnet in &diff.associate {
+            if let (Some(association), _) = association_of(&ec2, vpc, subnet).await? {
+                ec2.replace_network_acl_association()
+                    .association_id(association)
+                    .network_acl_id(&acl)
+                    .send()
+                    .await
+                    .map_err(AwsError::map(
+                        "associate",
+                        KIND,
+                        &format!("{} with {subnet}", spec.logical_id),
+                    ))?;
+            }
+        }
+        for (subnet, association) in &diff.release {
+            if let (_, Some(default)) = association_of(&ec2, vpc, subnet).await? {
+                ec2.replace_network_acl_association()
+                    .association_id(association)
+                    .network_acl_id(default)
+                    .send()
+                    .await
+                    .map_err(AwsError::map("return to the default", KIND, subnet))?;
+            }
+        }
+        Ok(acl)
+    }
+
+    fn output(&self, _ctx: &Context, observed: &ObservedNacl) -> String {
+        observed.id.clone()
+    }
 }
 
 /// Ensures the ACL exists in `vpc_id` with exactly the spec's entries and subnets.
@@ -305,116 +524,12 @@ pub async fn ensure_nacl(
     vpc_id: Option<&str>,
     spec: &NaclSpec,
 ) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, &spec.logical_id, async {
-        let ec2 = ec2::client(ctx);
-        let current = match vpc_id {
-            Some(_) => {
-                let found = ec2
-                    .describe_network_acls()
-                    .set_filters(Some(ec2::by_id(ctx, &spec.logical_id)))
-                    .send()
-                    .await
-                    .map_err(NetworkingError::aws("find network ACL", &spec.logical_id))?
-                    .network_acls()
-                    .to_vec();
-                ec2::at_most_one(&spec.logical_id, found, |a| {
-                    a.network_acl_id().unwrap_or_default().to_owned()
-                })?
-                .map(|a| observed(&a))
-            }
-            None => None,
-        };
-        let tags = ec2::desired_tags(ctx, &spec.logical_id);
-        let change = decide(spec, &tags, current.as_ref());
-        let mut id = current.as_ref().map(|o| o.id.clone());
-        if let (true, Some(vpc), true) = (ctx.is_apply(), vpc_id, change.is_change()) {
-            let (acl, entries, associations) = match &current {
-                Some(o) => {
-                    ec2::apply_tags(
-                        &ec2,
-                        ctx,
-                        &o.id,
-                        &tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-                    )
-                    .await?;
-                    (o.id.clone(), o.entries.clone(), o.associations.clone())
-                }
-                None => {
-                    let out = ec2::when_visible(|| {
-                        ec2.create_network_acl()
-                            .vpc_id(vpc)
-                            .tag_specifications(ec2::tag_spec(
-                                ctx,
-                                &spec.logical_id,
-                                ResourceType::NetworkAcl,
-                            ))
-                            .send()
-                    })
-                    .await
-                    .map_err(NetworkingError::aws("create network ACL", &spec.logical_id))?;
-                    (
-                        out.network_acl()
-                            .and_then(|a| a.network_acl_id())
-                            .unwrap_or_default()
-                            .to_owned(),
-                        Entries::new(),
-                        BTreeMap::new(),
-                    )
-                }
-            };
-            for ((egress, rule), entry) in &spec.entries {
-                match entries.get(&(*egress, *rule)) {
-                    None => put_entry(&ec2, &acl, *egress, *rule, entry, false).await?,
-                    Some(old) if old != entry => {
-                        put_entry(&ec2, &acl, *egress, *rule, entry, true).await?;
-                    }
-                    Some(_) => {}
-                }
-            }
-            for (egress, rule) in entries.keys().filter(|k| !spec.entries.contains_key(k)) {
-                ec2.delete_network_acl_entry()
-                    .network_acl_id(&acl)
-                    .egress(*egress)
-                    .rule_number(*rule)
-                    .send()
-                    .await
-                    .map_err(NetworkingError::aws("delete entry of", &spec.logical_id))?;
-            }
-            let wanted: Vec<&String> = spec.subnets.iter().flatten().collect();
-            for subnet in wanted.iter().filter(|s| !associations.contains_key(**s)) {
-                if let (Some(association), _) = association_of(&ec2, vpc, subnet).await? {
-                    ec2.replace_network_acl_association()
-                        .association_id(association)
-                        .network_acl_id(&acl)
-                        .send()
-                        .await
-                        .map_err(NetworkingError::aws(
-                            "associate network ACL",
-                            format!("{} with {subnet}", spec.logical_id),
-                        ))?;
-                }
-            }
-            for (subnet, association) in associations.iter().filter(|(s, _)| !wanted.contains(s)) {
-                if let (_, Some(default)) = association_of(&ec2, vpc, subnet).await? {
-                    ec2.replace_network_acl_association()
-                        .association_id(association)
-                        .network_acl_id(default)
-                        .send()
-                        .await
-                        .map_err(NetworkingError::aws(
-                            "return to the default network ACL",
-                            subnet,
-                        ))?;
-                }
-            }
-            id = Some(acl);
-        }
-        Ok(Outcome {
-            change: ec2::resource_change(&spec.logical_id, "network ACL", id.as_deref(), change),
-            id,
-        })
-    })
-    .await
+    let nacl = Nacl {
+        spec,
+        vpc_id,
+        name: ec2::name_tag(ctx, &spec.logical_id),
+    };
+    Ok(Outcome::of(reconcile::converge(ctx, &nacl).await?))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::{DomainType, NatGatewayState, ResourceType};
 use ironbark_core::plan::{Change, FieldDiff};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::wait::{wait_for, Poll};
 use ironbark_core::Context;
 use serde::Serialize;
@@ -87,7 +88,7 @@ fn observed(n: &aws_sdk_ec2::types::NatGateway) -> ObservedNat {
 /// # Errors
 /// AWS errors.
 pub async fn observe_all(ctx: &Context) -> Result<Vec<ObservedNat>, NetworkingError> {
-    let mut filters = ec2::owned(ctx);
+    let mut filters = ec2::stack_filters(ctx);
     filters.push(ec2::filter("state", &["pending", "available"]));
     let found = ec2::client(ctx)
         .describe_nat_gateways()
@@ -97,7 +98,7 @@ pub async fn observe_all(ctx: &Context) -> Result<Vec<ObservedNat>, NetworkingEr
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("list NAT gateways of", ctx.stack()))?;
+        .map_err(AwsError::map("list NAT gateways of", "stack", ctx.stack()))?;
     Ok(found.iter().map(observed).collect())
 }
 
@@ -107,7 +108,7 @@ async fn state(ctx: &Context, id: &str) -> Result<Option<NatGatewayState>, Netwo
         .nat_gateway_ids(id)
         .send()
         .await
-        .map_err(NetworkingError::aws("read NAT gateway", id))?;
+        .map_err(AwsError::map("read", "NAT gateway", id))?;
     Ok(out.nat_gateways().first().and_then(|n| n.state().cloned()))
 }
 
@@ -120,7 +121,7 @@ pub async fn wait_available(
     logical_id: &str,
     id: &str,
 ) -> Result<(), NetworkingError> {
-    wait_for(
+    let waited = wait_for(
         ctx.reporter().as_ref(),
         logical_id,
         &ctx.wait_policy(NAT_TIMEOUT),
@@ -137,8 +138,8 @@ pub async fn wait_available(
             })
         },
     )
-    .await?;
-    Ok(())
+    .await;
+    crate::error::waited("NAT gateway", id, waited)
 }
 
 /// Finds the Elastic IP tagged `logical_id`: (allocation id, association id).
@@ -151,7 +152,7 @@ async fn find_eip(
         .set_filters(Some(ec2::by_id(ctx, logical_id)))
         .send()
         .await
-        .map_err(NetworkingError::aws("find Elastic IP", logical_id))?;
+        .map_err(AwsError::map("find", "Elastic IP", logical_id))?;
     let found = out.addresses().to_vec();
     Ok(ec2::at_most_one(logical_id, found, |a| {
         a.allocation_id().unwrap_or_default().to_owned()
@@ -181,7 +182,7 @@ pub async fn ensure_nat_gateway(
     subnet_id: Option<&str>,
     existing: &[ObservedNat],
 ) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, &spec.logical_id, async {
+    ec2::reported(ctx, &spec.logical_id, async {
         let mine: Vec<ObservedNat> = existing
             .iter()
             .filter(|n| n.logical_id == spec.logical_id)
@@ -211,8 +212,9 @@ pub async fn ensure_nat_gateway(
                             ))
                             .send()
                             .await
-                            .map_err(NetworkingError::aws(
-                                "allocate Elastic IP",
+                            .map_err(AwsError::map(
+                                "allocate",
+                                "Elastic IP",
                                 &spec.eip_logical_id,
                             ))?
                             .allocation_id()
@@ -233,7 +235,11 @@ pub async fn ensure_nat_gateway(
                             .send()
                     })
                     .await
-                    .map_err(NetworkingError::aws("create NAT gateway", &spec.logical_id))?;
+                    .map_err(AwsError::map(
+                        "create",
+                        "NAT gateway",
+                        &spec.logical_id,
+                    ))?;
                     out.nat_gateway()
                         .and_then(|n| n.nat_gateway_id())
                         .unwrap_or_default()
@@ -273,15 +279,15 @@ pub async fn delete_nat_gateway(
     nat: &ObservedNat,
 ) -> Result<Outcome, NetworkingError> {
     let logical_id = nat.logical_id.clone();
-    ec2::tracked(ctx, &logical_id, async {
+    ec2::reported(ctx, &logical_id, async {
         if ctx.is_apply() {
             let ec2 = ec2::client(ctx);
             ec2.delete_nat_gateway()
                 .nat_gateway_id(&nat.id)
                 .send()
                 .await
-                .map_err(NetworkingError::aws("delete NAT gateway", &nat.id))?;
-            wait_for(
+                .map_err(AwsError::map("delete", "NAT gateway", &nat.id))?;
+            let waited = wait_for(
                 ctx.reporter().as_ref(),
                 &logical_id,
                 &ctx.wait_policy(NAT_TIMEOUT),
@@ -292,7 +298,8 @@ pub async fn delete_nat_gateway(
                     })
                 },
             )
-            .await?;
+            .await;
+            crate::error::waited("NAT gateway", &nat.id, waited)?;
             let eip_id = logical_id.replacen("networking/nat/", "networking/eip/nat/", 1);
             release_eip(ctx, &eip_id).await?;
         }
@@ -318,12 +325,12 @@ pub async fn release_eip(ctx: &Context, logical_id: &str) -> Result<(), Networki
             .association_id(association)
             .send()
             .await
-            .map_err(NetworkingError::aws("disassociate Elastic IP", logical_id))?;
+            .map_err(AwsError::map("disassociate", "Elastic IP", logical_id))?;
     }
     // Right after a NAT is deleted AWS may still report the address in use for a moment.
     ec2::when_visible(|| ec2.release_address().allocation_id(&allocation).send())
         .await
-        .map_err(NetworkingError::aws("release Elastic IP", logical_id))?;
+        .map_err(AwsError::map("release", "Elastic IP", logical_id))?;
     Ok(())
 }
 

@@ -1,11 +1,13 @@
 //! Route tables with their routes and subnet associations, reconciled individually: missing
 //! routes added, wrong targets replaced, foreign routes removed. Routes that gateway endpoints
-//! own (prefix-list destinations) and the VPC's `local` route are left alone.
+//! own (prefix-list destinations) and the VPC's `local` route are left alone. Every table of
+//! the stack is read by one `DescribeRouteTables` ([`observe_all`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::ResourceType;
 use ironbark_core::plan::{Change, FieldDiff};
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::tags::Tags;
 use ironbark_core::Context;
 
@@ -118,27 +120,8 @@ fn target_of(r: &aws_sdk_ec2::types::Route) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Finds the route table by its tag.
-///
-/// # Errors
-/// AWS errors, duplicates.
-pub async fn observe(
-    ctx: &Context,
-    logical_id: &str,
-) -> Result<Option<ObservedRouteTable>, NetworkingError> {
-    let found = ec2::client(ctx)
-        .describe_route_tables()
-        .set_filters(Some(ec2::by_id(ctx, logical_id)))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(NetworkingError::aws("find route table", logical_id))?;
-    Ok(ec2::at_most_one(logical_id, found, |t| {
-        t.route_table_id().unwrap_or_default().to_owned()
-    })?
-    .map(|t| ObservedRouteTable {
+fn observed_of(t: &aws_sdk_ec2::types::RouteTable) -> ObservedRouteTable {
+    ObservedRouteTable {
         id: t.route_table_id().unwrap_or_default().to_owned(),
         routes: t
             .routes()
@@ -157,7 +140,62 @@ pub async fn observe(
             })
             .collect(),
         tags: ec2::tag_map(t.tags()),
-    }))
+    }
+}
+
+/// Finds the route table by its tag.
+///
+/// # Errors
+/// AWS errors, duplicates.
+pub async fn observe(
+    ctx: &Context,
+    logical_id: &str,
+) -> Result<Option<ObservedRouteTable>, NetworkingError> {
+    let found = ec2::client(ctx)
+        .describe_route_tables()
+        .set_filters(Some(ec2::by_id(ctx, logical_id)))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(AwsError::map("find", "route table", logical_id))?;
+    Ok(ec2::at_most_one(logical_id, found, |t| {
+        t.route_table_id().unwrap_or_default().to_owned()
+    })?
+    .map(|t| observed_of(&t)))
+}
+
+/// The route tables of `logical_ids`, in their order, from one paginated, tag-filtered
+/// `DescribeRouteTables` of the whole stack.
+///
+/// # Errors
+/// AWS errors, duplicates.
+pub async fn observe_all(
+    ctx: &Context,
+    logical_ids: &[&str],
+) -> Result<Vec<Option<ObservedRouteTable>>, NetworkingError> {
+    let found = {
+        let _permit = ctx.permit("ec2").await;
+        ec2::client(ctx)
+            .describe_route_tables()
+            .set_filters(Some(ec2::stack_filters(ctx)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(AwsError::map("list route tables of", "stack", ctx.stack()))?
+    };
+    let mut found = ec2::ByLogicalId::new(found, aws_sdk_ec2::types::RouteTable::tags);
+    logical_ids
+        .iter()
+        .map(|id| {
+            Ok(found
+                .take(id, |t| t.route_table_id().unwrap_or_default().to_owned())?
+                .map(|t| observed_of(&t)))
+        })
+        .collect()
 }
 
 async fn put_route(
@@ -180,7 +218,7 @@ async fn put_route(
         };
         req.send()
             .await
-            .map_err(NetworkingError::aws("replace", what))?;
+            .map_err(AwsError::map("replace", "route table", &what))?;
     } else {
         ec2::when_visible(|| {
             let req = ec2
@@ -195,7 +233,7 @@ async fn put_route(
             req.send()
         })
         .await
-        .map_err(NetworkingError::aws("create", what))?;
+        .map_err(AwsError::map("create", "route table", &what))?;
     }
     Ok(())
 }
@@ -210,10 +248,7 @@ async fn current_association(
         .filters(ec2::filter("association.subnet-id", &[subnet]))
         .send()
         .await
-        .map_err(NetworkingError::aws(
-            "find the route table of subnet",
-            subnet,
-        ))?;
+        .map_err(AwsError::map("find the route table of", "subnet", subnet))?;
     Ok(out
         .route_tables()
         .iter()
@@ -236,11 +271,31 @@ pub async fn ensure_route_table(
     vpc_id: Option<&str>,
     spec: &RouteTableSpec,
 ) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, &spec.logical_id, async {
-        let observed = match vpc_id {
-            Some(_) => observe(ctx, &spec.logical_id).await?,
-            None => None,
-        };
+    let observed = match vpc_id {
+        Some(_) => observe(ctx, &spec.logical_id).await?,
+        None => None,
+    };
+    ensure_observed(ctx, vpc_id, spec, observed).await
+}
+
+/// [`ensure_route_table`] for a table already observed (by [`observe_all`], one read for
+/// every table of the stack). Hand-written, not on the reconcile kit: routes are reconciled
+/// one by one (replaced when their target moves, as when a NAT gateway is replaced) and a
+/// subnet is moved from the table it is on, which needs a read of that other table.
+///
+/// # Idempotency
+/// As [`ensure_route_table`].
+///
+/// # Errors
+/// As [`ensure_route_table`].
+pub async fn ensure_observed(
+    ctx: &Context,
+    vpc_id: Option<&str>,
+    spec: &RouteTableSpec,
+    observed: Option<ObservedRouteTable>,
+) -> Result<Outcome, NetworkingError> {
+    let observed = observed.filter(|_| vpc_id.is_some());
+    ec2::reported(ctx, &spec.logical_id, async {
         let tags = ec2::desired_tags(ctx, &spec.logical_id);
         let change = decide(spec, &tags, observed.as_ref());
         let mut id = observed.as_ref().map(|o| o.id.clone());
@@ -269,7 +324,11 @@ pub async fn ensure_route_table(
                             .send()
                     })
                     .await
-                    .map_err(NetworkingError::aws("create route table", &spec.logical_id))?;
+                    .map_err(AwsError::map(
+                        "create",
+                        "route table",
+                        &spec.logical_id,
+                    ))?;
                     let table = out
                         .route_table()
                         .and_then(|t| t.route_table_id())
@@ -294,9 +353,10 @@ pub async fn ensure_route_table(
                     .destination_cidr_block(dest)
                     .send()
                     .await
-                    .map_err(NetworkingError::aws(
+                    .map_err(AwsError::map(
                         "delete foreign route from",
-                        format!("{} ({dest})", spec.logical_id),
+                        "route table",
+                        &format!("{} ({dest})", spec.logical_id),
                     ))?;
             }
             let wanted: BTreeSet<&str> =
@@ -312,9 +372,10 @@ pub async fn ensure_route_table(
                             .route_table_id(&table)
                             .send()
                             .await
-                            .map_err(NetworkingError::aws(
-                                "move to route table",
-                                format!("{subnet} ({})", spec.logical_id),
+                            .map_err(AwsError::map(
+                                "move to",
+                                "route table",
+                                &format!("{subnet} ({})", spec.logical_id),
                             ))?;
                     }
                     None => {
@@ -325,9 +386,10 @@ pub async fn ensure_route_table(
                                 .send()
                         })
                         .await
-                        .map_err(NetworkingError::aws(
+                        .map_err(AwsError::map(
                             "associate",
-                            format!("{subnet} with {}", spec.logical_id),
+                            "route table",
+                            &format!("{subnet} with {}", spec.logical_id),
                         ))?;
                     }
                 }
@@ -340,9 +402,10 @@ pub async fn ensure_route_table(
                     .association_id(association)
                     .send()
                     .await
-                    .map_err(NetworkingError::aws(
+                    .map_err(AwsError::map(
                         "disassociate",
-                        format!("{subnet} from {}", spec.logical_id),
+                        "route table",
+                        &format!("{subnet} from {}", spec.logical_id),
                     ))?;
             }
             id = Some(table);

@@ -1,7 +1,9 @@
 //! Security groups declared by name, and their rules reconciled one by one: missing rules
 //! authorized (tagged), extra rules revoked, descriptions updated in place. Rules reference
 //! other groups by name; the default egress rule AWS adds to new groups is removed unless
-//! declared.
+//! declared. Groups are on the reconcile kit (every group of the stack read by one
+//! `DescribeSecurityGroups`); rules keep a hand-written ensure, every group's rules read by
+//! one `DescribeSecurityGroupRules`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,11 +14,14 @@ use aws_sdk_ec2::types::{
 };
 use ironbark_core::config::{parse_peer, parse_ports, Peer, SecurityGroupConfig};
 use ironbark_core::plan::{Change, FieldDiff};
-use ironbark_core::tags::Tags;
+use ironbark_core::reconcile::{self, AwsError, Batch, Diff, Resource, ResourceError, Status};
+use ironbark_core::tags::{TagDiff, Tags};
 use ironbark_core::Context;
 
 use crate::ec2::{self, Outcome, KNOWN_AFTER_APPLY};
 use crate::error::NetworkingError;
+
+const KIND: &str = "security group";
 
 /// The logical id of a group.
 #[must_use]
@@ -146,24 +151,70 @@ pub struct ObservedRule {
     pub id: String,
 }
 
-/// Decides what to do with a group (not its rules). Pure.
+/// What differs between a group (not its rules) and its spec.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupDiff {
+    /// The group does not exist: the description to create it with.
+    pub create: Option<String>,
+    /// Tags to set and remove.
+    pub tags: TagDiff,
+    /// A description change, refused: (field, reason).
+    pub refusal: Option<(String, String)>,
+}
+
+impl Diff for GroupDiff {
+    fn is_empty(&self) -> bool {
+        self.create.is_none() && self.tags.is_empty() && self.refusal.is_none()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        let mut fields: Vec<FieldDiff> = self
+            .create
+            .iter()
+            .map(|d| FieldDiff::set("description", d))
+            .collect();
+        fields.extend(ec2::tag_fields(&self.tags));
+        fields
+    }
+
+    fn refusal(&self) -> Option<(String, String)> {
+        self.refusal.clone()
+    }
+}
+
+/// The diff for a group (not its rules) with its desired `tags` (including `Name`). Pure.
 #[must_use]
-pub fn decide_group(description: &str, tags: &Tags, observed: Option<&ObservedGroup>) -> Change {
+pub fn diff_group(description: &str, tags: &Tags, observed: Option<&ObservedGroup>) -> GroupDiff {
     let Some(o) = observed else {
-        return Change::Create {
-            fields: vec![FieldDiff::set("description", description)],
+        return GroupDiff {
+            create: Some(description.to_owned()),
+            ..GroupDiff::default()
         };
     };
     if o.description != description {
-        return Change::Refused {
-            field: format!("description ({:?} -> {description:?})", o.description),
-            reason: "AWS cannot change a security group's description in place; keep the old one"
-                .into(),
+        return GroupDiff {
+            refusal: Some((
+                format!("description ({:?} -> {description:?})", o.description),
+                "AWS cannot change a security group's description in place; keep the old one"
+                    .to_owned(),
+            )),
+            ..GroupDiff::default()
         };
     }
-    Change::update_if_any(ec2::tag_fields(
-        &tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-    ))
+    GroupDiff {
+        tags: tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        ..GroupDiff::default()
+    }
+}
+
+/// Decides what to do with a group (not its rules). Pure.
+#[must_use]
+pub fn decide_group(description: &str, tags: &Tags, observed: Option<&ObservedGroup>) -> Change {
+    reconcile::change_of(
+        observed.is_some(),
+        &diff_group(description, tags, observed),
+        &Status::Ready,
+    )
 }
 
 /// Decides what to do with a group's rules. Pure.
@@ -198,6 +249,14 @@ pub fn decide_rules(desired: &Rules, observed: &[ObservedRule]) -> Change {
     Change::update_if_any(fields)
 }
 
+fn observed_group(g: &aws_sdk_ec2::types::SecurityGroup) -> ObservedGroup {
+    ObservedGroup {
+        id: g.group_id().unwrap_or_default().to_owned(),
+        description: g.description().unwrap_or_default().to_owned(),
+        tags: ec2::tag_map(g.tags()),
+    }
+}
+
 /// Finds a group by its tag.
 ///
 /// # Errors
@@ -214,15 +273,11 @@ pub async fn observe_group(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("find security group", logical_id))?;
+        .map_err(AwsError::map("find", KIND, logical_id))?;
     Ok(ec2::at_most_one(logical_id, found, |g| {
         g.group_id().unwrap_or_default().to_owned()
     })?
-    .map(|g| ObservedGroup {
-        id: g.group_id().unwrap_or_default().to_owned(),
-        description: g.description().unwrap_or_default().to_owned(),
-        tags: ec2::tag_map(g.tags()),
-    }))
+    .map(|g| observed_group(&g)))
 }
 
 /// The rules of a group.
@@ -233,47 +288,207 @@ pub async fn observe_rules(
     ctx: &Context,
     group_id: &str,
 ) -> Result<Vec<ObservedRule>, NetworkingError> {
+    Ok(observe_rules_of(ctx, &[group_id])
+        .await?
+        .remove(group_id)
+        .unwrap_or_default())
+}
+
+/// The rules of every group of `group_ids`, by group id, in one paginated
+/// `DescribeSecurityGroupRules`.
+///
+/// # Errors
+/// AWS errors.
+pub async fn observe_rules_of(
+    ctx: &Context,
+    group_ids: &[&str],
+) -> Result<BTreeMap<String, Vec<ObservedRule>>, NetworkingError> {
+    let mut out: BTreeMap<String, Vec<ObservedRule>> = BTreeMap::new();
+    if group_ids.is_empty() {
+        return Ok(out);
+    }
     let rules = ec2::client(ctx)
         .describe_security_group_rules()
-        .filters(ec2::filter("group-id", &[group_id]))
+        .filters(ec2::filter("group-id", group_ids))
         .into_paginator()
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws(
-            "read rules of security group",
-            group_id,
-        ))?;
-    Ok(rules
-        .iter()
-        .filter_map(|r| {
-            let peer = if let Some(c) = r.cidr_ipv4() {
-                PeerRef::Cidr(c.to_owned())
-            } else if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
-                PeerRef::Group(g.to_owned())
-            } else {
-                PeerRef::PrefixList(r.prefix_list_id()?.to_owned())
-            };
-            let protocol = r.ip_protocol().unwrap_or("-1").to_owned();
-            let (from, to) = if protocol == "-1" {
-                (-1, -1)
-            } else {
-                (r.from_port().unwrap_or(-1), r.to_port().unwrap_or(-1))
-            };
-            Some(ObservedRule {
-                key: RuleKey {
-                    egress: r.is_egress().unwrap_or(false),
-                    protocol,
-                    from,
-                    to,
-                    peer,
-                },
-                description: r.description().unwrap_or_default().to_owned(),
-                id: r.security_group_rule_id().unwrap_or_default().to_owned(),
-            })
+        .map_err(AwsError::map("read rules of", KIND, &group_ids.join(", ")))?;
+    for r in &rules {
+        let Some(group) = r.group_id() else { continue };
+        let peer = if let Some(c) = r.cidr_ipv4() {
+            PeerRef::Cidr(c.to_owned())
+        } else if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
+            PeerRef::Group(g.to_owned())
+        } else if let Some(p) = r.prefix_list_id() {
+            PeerRef::PrefixList(p.to_owned())
+        } else {
+            continue;
+        };
+        let protocol = r.ip_protocol().unwrap_or("-1").to_owned();
+        let (from, to) = if protocol == "-1" {
+            (-1, -1)
+        } else {
+            (r.from_port().unwrap_or(-1), r.to_port().unwrap_or(-1))
+        };
+        out.entry(group.to_owned()).or_default().push(ObservedRule {
+            key: RuleKey {
+                egress: r.is_egress().unwrap_or(false),
+                protocol,
+                from,
+                to,
+                peer,
+            },
+            description: r.description().unwrap_or_default().to_owned(),
+            id: r.security_group_rule_id().unwrap_or_default().to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// One security group (not its rules) to converge in a VPC (`None`: plan only).
+struct Group<'a> {
+    name: &'a str,
+    description: &'a str,
+    vpc_id: Option<&'a str>,
+    logical_id: String,
+    name_tag: String,
+}
+
+impl<'a> Group<'a> {
+    fn new(ctx: &Context, vpc_id: Option<&'a str>, name: &'a str, description: &'a str) -> Self {
+        let logical_id = logical_id(name);
+        Self {
+            name,
+            description,
+            vpc_id,
+            name_tag: ec2::name_tag(ctx, &logical_id),
+            logical_id,
+        }
+    }
+}
+
+impl Resource for Group<'_> {
+    type Observed = ObservedGroup;
+    type Diff = GroupDiff;
+    type Output = String;
+    type Error = NetworkingError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "ec2";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
+    }
+
+    fn name(&self, _ctx: &Context) -> String {
+        self.logical_id.clone()
+    }
+
+    fn physical_id(&self, _ctx: &Context, observed: Option<&ObservedGroup>) -> Option<String> {
+        observed.map(|o| o.id.clone())
+    }
+
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedGroup>, NetworkingError> {
+        match self.vpc_id {
+            Some(_) => observe_group(ctx, &self.logical_id).await,
+            None => Ok(None),
+        }
+    }
+
+    fn tags<'o>(&self, observed: &'o ObservedGroup) -> Option<&'o BTreeMap<String, String>> {
+        Some(&observed.tags)
+    }
+
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedGroup>) -> GroupDiff {
+        diff_group(
+            self.description,
+            &tags.with("Name", &self.name_tag),
+            observed,
+        )
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        _tags: &Tags,
+        observed: Option<&ObservedGroup>,
+        diff: &GroupDiff,
+    ) -> Result<String, NetworkingError> {
+        let ec2 = ec2::client(ctx);
+        if let Some(o) = observed {
+            ec2::apply_tags(&ec2, ctx, &o.id, &diff.tags).await?;
+            return Ok(o.id.clone());
+        }
+        let vpc = ec2::vpc_or_missing(KIND, &self.logical_id, self.vpc_id)?;
+        let out = ec2::when_visible(|| {
+            ec2.create_security_group()
+                .group_name(ctx.physical_name(
+                    &format!("sg/{}", self.name),
+                    &ironbark_core::naming::NameRule::GENERIC,
+                ))
+                .description(self.description)
+                .vpc_id(vpc)
+                .tag_specifications(ec2::tag_spec(
+                    ctx,
+                    &self.logical_id,
+                    ResourceType::SecurityGroup,
+                ))
+                .send()
         })
-        .collect())
+        .await
+        .map_err(AwsError::map("create", KIND, &self.logical_id))?;
+        Ok(out
+            .group_id()
+            .ok_or_else(|| ResourceError::Missing {
+                kind: KIND,
+                name: self.logical_id.clone(),
+                what: "group id",
+            })?
+            .to_owned())
+    }
+
+    fn output(&self, _ctx: &Context, observed: &ObservedGroup) -> String {
+        observed.id.clone()
+    }
+}
+
+/// Every security group of the stack in one paginated, tag-filtered `DescribeSecurityGroups`.
+impl Batch for Group<'_> {
+    async fn observe_all(
+        ctx: &Context,
+        resources: &[Self],
+    ) -> Result<Vec<Option<ObservedGroup>>, NetworkingError> {
+        if resources.iter().all(|r| r.vpc_id.is_none()) {
+            return Ok(resources.iter().map(|_| None).collect());
+        }
+        let found = ec2::client(ctx)
+            .describe_security_groups()
+            .set_filters(Some(ec2::stack_filters(ctx)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(AwsError::map(
+                "list security groups of",
+                "stack",
+                ctx.stack(),
+            ))?;
+        let mut found = ec2::ByLogicalId::new(found, aws_sdk_ec2::types::SecurityGroup::tags);
+        resources
+            .iter()
+            .map(|r| {
+                Ok(found
+                    .take(&r.logical_id, |g| {
+                        g.group_id().unwrap_or_default().to_owned()
+                    })?
+                    .filter(|_| r.vpc_id.is_some())
+                    .map(|g| observed_group(&g)))
+            })
+            .collect()
+    }
 }
 
 /// Ensures a group exists (rules are [`ensure_rules`]'s job).
@@ -291,55 +506,28 @@ pub async fn ensure_group(
     name: &str,
     description: &str,
 ) -> Result<Outcome, NetworkingError> {
-    let logical_id = logical_id(name);
-    ec2::tracked(ctx, &logical_id, async {
-        let observed = match vpc_id {
-            Some(_) => observe_group(ctx, &logical_id).await?,
-            None => None,
-        };
-        let tags = ec2::desired_tags(ctx, &logical_id);
-        let change = decide_group(description, &tags, observed.as_ref());
-        let mut id = observed.as_ref().map(|o| o.id.clone());
-        if let (true, Some(vpc)) = (ctx.is_apply(), vpc_id) {
-            let ec2 = ec2::client(ctx);
-            match &observed {
-                None => {
-                    let out = ec2::when_visible(|| {
-                        ec2.create_security_group()
-                            .group_name(ctx.physical_name(
-                                &format!("sg/{name}"),
-                                &ironbark_core::naming::NameRule::GENERIC,
-                            ))
-                            .description(description)
-                            .vpc_id(vpc)
-                            .tag_specifications(ec2::tag_spec(
-                                ctx,
-                                &logical_id,
-                                ResourceType::SecurityGroup,
-                            ))
-                            .send()
-                    })
-                    .await
-                    .map_err(NetworkingError::aws("create security group", &logical_id))?;
-                    id = out.group_id().map(str::to_owned);
-                }
-                Some(o) => {
-                    ec2::apply_tags(
-                        &ec2,
-                        ctx,
-                        &o.id,
-                        &tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-                    )
-                    .await?;
-                }
-            }
-        }
-        Ok(Outcome {
-            change: ec2::resource_change(&logical_id, "security group", id.as_deref(), change),
-            id,
-        })
-    })
-    .await
+    let group = Group::new(ctx, vpc_id, name, description);
+    Ok(Outcome::of(reconcile::converge(ctx, &group).await?))
+}
+
+/// [`ensure_group`] for every group `(name, description)`, with one `DescribeSecurityGroups`
+/// for all of them.
+///
+/// # Idempotency
+/// As [`ensure_group`].
+///
+/// # Errors
+/// As [`ensure_group`]; the first error after the others finish.
+pub async fn ensure_groups(
+    ctx: &Context,
+    vpc_id: Option<&str>,
+    groups: &[(&str, &str)],
+) -> Result<Vec<Outcome>, NetworkingError> {
+    let groups: Vec<Group<'_>> = groups
+        .iter()
+        .map(|(name, description)| Group::new(ctx, vpc_id, name, description))
+        .collect();
+    Ok(ec2::outcomes(reconcile::converge_all(ctx, &groups).await?))
 }
 
 fn permission(key: &RuleKey, description: &str) -> IpPermission {
@@ -398,13 +586,51 @@ pub async fn ensure_rules(
     group_id: Option<&str>,
     desired: &Rules,
 ) -> Result<Outcome, NetworkingError> {
+    let observed = match group_id {
+        Some(g) => observe_rules(ctx, g).await?,
+        None => Vec::new(),
+    };
+    converge_rules(ctx, name, group_id, desired, &observed).await
+}
+
+/// [`ensure_rules`] for every group `(name, group id, rules)`, with one
+/// `DescribeSecurityGroupRules` for all of them.
+///
+/// # Idempotency
+/// As [`ensure_rules`].
+///
+/// # Errors
+/// As [`ensure_rules`]; the first error after the others finish.
+pub async fn ensure_all_rules(
+    ctx: &Context,
+    groups: &[(&str, Option<&str>, &Rules)],
+) -> Result<Vec<Outcome>, NetworkingError> {
+    let ids: Vec<&str> = groups.iter().filter_map(|(_, id, _)| *id).collect();
+    let observed = {
+        let _permit = ctx.permit("ec2").await;
+        observe_rules_of(ctx, &ids).await?
+    };
+    let none = Vec::new();
+    futures::future::try_join_all(groups.iter().map(|(name, id, desired)| {
+        let found = id.and_then(|g| observed.get(g)).unwrap_or(&none);
+        converge_rules(ctx, name, *id, desired, found)
+    }))
+    .await
+}
+
+/// A group's rules brought to `desired` from what was observed. Hand-written (not on the
+/// kit): the rules are not one AWS resource, and each is authorized, revoked or re-described
+/// on its own.
+async fn converge_rules(
+    ctx: &Context,
+    name: &str,
+    group_id: Option<&str>,
+    desired: &Rules,
+    observed: &[ObservedRule],
+) -> Result<Outcome, NetworkingError> {
     let logical_id = format!("{}/rules", logical_id(name));
-    ec2::tracked(ctx, &logical_id, async {
-        let observed = match group_id {
-            Some(g) => observe_rules(ctx, g).await?,
-            None => Vec::new(),
-        };
-        let change = decide_rules(desired, &observed);
+    ec2::reported(ctx, &logical_id, async {
+        let change = decide_rules(desired, observed);
         if let (true, Some(group), true) = (ctx.is_apply(), group_id, change.is_change()) {
             let ec2 = ec2::client(ctx);
             let seen: BTreeMap<&RuleKey, &ObservedRule> =
@@ -432,14 +658,14 @@ pub async fn ensure_rules(
                         .set_security_group_rule_ids(Some(ids))
                         .send()
                         .await
-                        .map_err(NetworkingError::aws("revoke rules of", what))?;
+                        .map_err(AwsError::map("revoke rules of", "security group", &what))?;
                 } else {
                     ec2.revoke_security_group_ingress()
                         .group_id(group)
                         .set_security_group_rule_ids(Some(ids))
                         .send()
                         .await
-                        .map_err(NetworkingError::aws("revoke rules of", what))?;
+                        .map_err(AwsError::map("revoke rules of", "security group", &what))?;
                 }
             }
             let tag = ec2::tag_spec(ctx, &logical_id, ResourceType::SecurityGroupRule);
@@ -454,9 +680,10 @@ pub async fn ensure_rules(
                                 .send()
                         })
                         .await
-                        .map_err(NetworkingError::aws(
+                        .map_err(AwsError::map(
                             "authorize",
-                            format!("{logical_id} ({key})"),
+                            "security group",
+                            &format!("{logical_id} ({key})"),
                         ))?;
                     }
                     None => {
@@ -468,9 +695,10 @@ pub async fn ensure_rules(
                                 .send()
                         })
                         .await
-                        .map_err(NetworkingError::aws(
+                        .map_err(AwsError::map(
                             "authorize",
-                            format!("{logical_id} ({key})"),
+                            "security group",
+                            &format!("{logical_id} ({key})"),
                         ))?;
                     }
                     Some(r) if &r.description != description => {
@@ -483,9 +711,10 @@ pub async fn ensure_rules(
                             .security_group_rules(update)
                             .send()
                             .await
-                            .map_err(NetworkingError::aws(
+                            .map_err(AwsError::map(
                                 "update description of",
-                                format!("{logical_id} ({key})"),
+                                "security group",
+                                &format!("{logical_id} ({key})"),
                             ))?;
                     }
                     Some(_) => {}

@@ -1,16 +1,19 @@
-//! The VPC: CIDR, DNS support and hostnames, tags.
+//! The VPC: CIDR, DNS support and hostnames, tags; on the reconcile kit.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use ipnet::Ipv4Net;
 use ironbark_core::plan::{Change, FieldDiff};
-use ironbark_core::tags::Tags;
+use ironbark_core::reconcile::{self, AwsError, Diff, Resource, ResourceError, Status};
+use ironbark_core::tags::{TagDiff, Tags};
 use ironbark_core::Context;
 use serde::Serialize;
 
 use crate::ec2::{self, Outcome};
 use crate::error::NetworkingError;
+
+const KIND: &str = "VPC";
 
 /// The desired VPC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,45 +43,97 @@ pub struct ObservedVpc {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Decides what to do. Pure.
+/// What differs between the VPC and its spec; the kit's `apply` acts on exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VpcDiff {
+    /// The VPC does not exist: the CIDR to create it with.
+    pub create: Option<String>,
+    /// `enableDnsSupport` to set: (observed, desired); `None` observed for a create.
+    pub dns_support: Option<(Option<bool>, bool)>,
+    /// `enableDnsHostnames` to set: (observed, desired); `None` observed for a create.
+    pub dns_hostnames: Option<(Option<bool>, bool)>,
+    /// Tags to set and remove (an existing VPC; a create carries its tags).
+    pub tags: TagDiff,
+    /// A CIDR change, refused: (field, reason).
+    pub refusal: Option<(String, String)>,
+}
+
+impl Diff for VpcDiff {
+    fn is_empty(&self) -> bool {
+        self.create.is_none()
+            && self.dns_support.is_none()
+            && self.dns_hostnames.is_none()
+            && self.tags.is_empty()
+            && self.refusal.is_none()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        let mut fields: Vec<FieldDiff> = self
+            .create
+            .iter()
+            .map(|c| FieldDiff::set("cidr_block", c))
+            .collect();
+        for (field, value) in [
+            ("enable_dns_support", self.dns_support),
+            ("enable_dns_hostnames", self.dns_hostnames),
+        ] {
+            match value {
+                Some((None, new)) => fields.push(FieldDiff::set(field, new)),
+                Some((Some(old), new)) => fields.push(FieldDiff::new(field, Some(old), Some(new))),
+                None => {}
+            }
+        }
+        fields.extend(ec2::tag_fields(&self.tags));
+        fields
+    }
+
+    fn refusal(&self) -> Option<(String, String)> {
+        self.refusal.clone()
+    }
+}
+
+/// The diff for the VPC with its desired `tags` (including `Name`). Pure. A VPC to create
+/// shows both DNS settings (AWS creates it with support on and hostnames off).
 #[must_use]
-pub fn decide(spec: &VpcSpec, tags: &Tags, observed: Option<&ObservedVpc>) -> Change {
+pub fn diff(spec: &VpcSpec, tags: &Tags, observed: Option<&ObservedVpc>) -> VpcDiff {
     let Some(o) = observed else {
-        return Change::Create {
-            fields: vec![
-                FieldDiff::set("cidr_block", spec.cidr),
-                FieldDiff::set("enable_dns_support", spec.dns_support),
-                FieldDiff::set("enable_dns_hostnames", spec.dns_hostnames),
-            ],
+        return VpcDiff {
+            create: Some(spec.cidr.to_string()),
+            dns_support: Some((None, spec.dns_support)),
+            dns_hostnames: Some((None, spec.dns_hostnames)),
+            ..VpcDiff::default()
         };
     };
     if o.cidr != spec.cidr.to_string() {
-        return Change::Refused {
-            field: format!("cidr_block ({} -> {})", o.cidr, spec.cidr),
-            reason: "a VPC's primary CIDR cannot change in place; everything in the VPC would be replaced. \
-                     Destroy the environment first, or keep the old CIDR"
-                .into(),
+        return VpcDiff {
+            refusal: Some((
+                format!("cidr_block ({} -> {})", o.cidr, spec.cidr),
+                "a VPC's primary CIDR cannot change in place; everything in the VPC would be replaced. \
+                 Destroy the environment first, or keep the old CIDR"
+                    .to_owned(),
+            )),
+            ..VpcDiff::default()
         };
     }
-    let mut fields = Vec::new();
-    if o.dns_support != spec.dns_support {
-        fields.push(FieldDiff::new(
-            "enable_dns_support",
-            Some(o.dns_support),
-            Some(spec.dns_support),
-        ));
+    VpcDiff {
+        create: None,
+        dns_support: (o.dns_support != spec.dns_support)
+            .then_some((Some(o.dns_support), spec.dns_support)),
+        dns_hostnames: (o.dns_hostnames != spec.dns_hostnames)
+            .then_some((Some(o.dns_hostnames), spec.dns_hostnames)),
+        tags: tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        refusal: None,
     }
-    if o.dns_hostnames != spec.dns_hostnames {
-        fields.push(FieldDiff::new(
-            "enable_dns_hostnames",
-            Some(o.dns_hostnames),
-            Some(spec.dns_hostnames),
-        ));
-    }
-    fields.extend(ec2::tag_fields(
-        &tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-    ));
-    Change::update_if_any(fields)
+}
+
+/// Decides what to do. Pure.
+#[must_use]
+pub fn decide(spec: &VpcSpec, tags: &Tags, observed: Option<&ObservedVpc>) -> Change {
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(spec, tags, observed),
+        &Status::Ready,
+    )
 }
 
 async fn attribute(
@@ -92,7 +147,7 @@ async fn attribute(
         .attribute(name)
         .send()
         .await
-        .map_err(NetworkingError::aws("read attributes of VPC", id))?;
+        .map_err(AwsError::map("read attributes of", "VPC", id))?;
     let value = out
         .enable_dns_support()
         .or(out.enable_dns_hostnames())
@@ -117,7 +172,7 @@ pub async fn observe(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(NetworkingError::aws("find VPC", &spec.logical_id))?;
+        .map_err(AwsError::map("find", "VPC", &spec.logical_id))?;
     let Some(vpc) = ec2::at_most_one(&spec.logical_id, found, |v| {
         v.vpc_id().unwrap_or_default().to_owned()
     })?
@@ -150,8 +205,106 @@ async fn set_attribute(
         req.send()
     })
     .await
-    .map_err(NetworkingError::aws("set DNS attributes of VPC", id))?;
+    .map_err(AwsError::map("set DNS attributes of", "VPC", id))?;
     Ok(())
+}
+
+/// The VPC to converge, with its `Name` tag.
+struct Vpc<'a> {
+    spec: &'a VpcSpec,
+    name: String,
+}
+
+impl Resource for Vpc<'_> {
+    type Observed = ObservedVpc;
+    type Diff = VpcDiff;
+    type Output = String;
+    type Error = NetworkingError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "ec2";
+
+    fn logical_id(&self) -> &str {
+        &self.spec.logical_id
+    }
+
+    fn name(&self, _ctx: &Context) -> String {
+        self.spec.logical_id.clone()
+    }
+
+    fn physical_id(&self, _ctx: &Context, observed: Option<&ObservedVpc>) -> Option<String> {
+        observed.map(|o| o.id.clone())
+    }
+
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedVpc>, NetworkingError> {
+        observe(ctx, self.spec).await
+    }
+
+    fn tags<'o>(&self, observed: &'o ObservedVpc) -> Option<&'o BTreeMap<String, String>> {
+        Some(&observed.tags)
+    }
+
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedVpc>) -> VpcDiff {
+        diff(self.spec, &tags.with("Name", &self.name), observed)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        _tags: &Tags,
+        observed: Option<&ObservedVpc>,
+        diff: &VpcDiff,
+    ) -> Result<String, NetworkingError> {
+        let ec2 = ec2::client(ctx);
+        let id = match observed {
+            Some(o) => {
+                ec2::apply_tags(&ec2, ctx, &o.id, &diff.tags).await?;
+                o.id.clone()
+            }
+            None => {
+                let out = ec2
+                    .create_vpc()
+                    .cidr_block(self.spec.cidr.to_string())
+                    .tag_specifications(ec2::tag_spec(
+                        ctx,
+                        &self.spec.logical_id,
+                        ResourceType::Vpc,
+                    ))
+                    .send()
+                    .await
+                    .map_err(AwsError::map("create", KIND, &self.spec.logical_id))?;
+                out.vpc()
+                    .and_then(|v| v.vpc_id())
+                    .ok_or_else(|| ResourceError::Missing {
+                        kind: KIND,
+                        name: self.spec.logical_id.clone(),
+                        what: "VPC id",
+                    })?
+                    .to_owned()
+            }
+        };
+        // New VPCs have DNS support on and hostnames off: a create sets only what differs.
+        for (name, value, default) in [
+            (VpcAttributeName::EnableDnsSupport, diff.dns_support, true),
+            (
+                VpcAttributeName::EnableDnsHostnames,
+                diff.dns_hostnames,
+                false,
+            ),
+        ] {
+            match value {
+                Some((Some(_), want)) => set_attribute(&ec2, &id, name, want).await?,
+                Some((None, want)) if want != default => {
+                    set_attribute(&ec2, &id, name, want).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(id)
+    }
+
+    fn output(&self, _ctx: &Context, observed: &ObservedVpc) -> String {
+        observed.id.clone()
+    }
 }
 
 /// Ensures the VPC exists as specified.
@@ -162,72 +315,14 @@ async fn set_attribute(
 /// A crash between creation and the DNS attributes leaves a VPC the next run updates.
 ///
 /// # Errors
-/// AWS errors, duplicates, and a refused CIDR change (returned as [`Change::Refused`], not an
-/// error: nothing is touched).
+/// AWS errors, duplicates; a CIDR change is a [`Change::Refused`] in a plan (an error in
+/// apply mode): nothing is touched.
 pub async fn ensure_vpc(ctx: &Context, spec: &VpcSpec) -> Result<Outcome, NetworkingError> {
-    ec2::tracked(ctx, &spec.logical_id, async {
-        let observed = observe(ctx, spec).await?;
-        let tags = ec2::desired_tags(ctx, &spec.logical_id);
-        let change = decide(spec, &tags, observed.as_ref());
-        let mut id = observed.as_ref().map(|o| o.id.clone());
-        if ctx.is_apply() {
-            let ec2 = ec2::client(ctx);
-            match (&change, &observed) {
-                (Change::Create { .. }, _) => {
-                    let out = ec2
-                        .create_vpc()
-                        .cidr_block(spec.cidr.to_string())
-                        .tag_specifications(ec2::tag_spec(ctx, &spec.logical_id, ResourceType::Vpc))
-                        .send()
-                        .await
-                        .map_err(NetworkingError::aws("create VPC", &spec.logical_id))?;
-                    let new_id = out
-                        .vpc()
-                        .and_then(|v| v.vpc_id())
-                        .unwrap_or_default()
-                        .to_owned();
-                    // New VPCs have DNS support on and hostnames off.
-                    if !spec.dns_support {
-                        set_attribute(&ec2, &new_id, VpcAttributeName::EnableDnsSupport, false)
-                            .await?;
-                    }
-                    if spec.dns_hostnames {
-                        set_attribute(&ec2, &new_id, VpcAttributeName::EnableDnsHostnames, true)
-                            .await?;
-                    }
-                    id = Some(new_id);
-                }
-                (Change::Update { .. }, Some(o)) => {
-                    if o.dns_support != spec.dns_support {
-                        set_attribute(
-                            &ec2,
-                            &o.id,
-                            VpcAttributeName::EnableDnsSupport,
-                            spec.dns_support,
-                        )
-                        .await?;
-                    }
-                    if o.dns_hostnames != spec.dns_hostnames {
-                        set_attribute(
-                            &ec2,
-                            &o.id,
-                            VpcAttributeName::EnableDnsHostnames,
-                            spec.dns_hostnames,
-                        )
-                        .await?;
-                    }
-                    let diff = tags.diff(o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                    ec2::apply_tags(&ec2, ctx, &o.id, &diff).await?;
-                }
-                _ => {}
-            }
-        }
-        Ok(Outcome {
-            change: ec2::resource_change(&spec.logical_id, "vpc", id.as_deref(), change),
-            id,
-        })
-    })
-    .await
+    let vpc = Vpc {
+        spec,
+        name: ec2::name_tag(ctx, &spec.logical_id),
+    };
+    Ok(Outcome::of(reconcile::converge(ctx, &vpc).await?))
 }
 
 #[cfg(test)]

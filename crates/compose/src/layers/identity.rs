@@ -348,13 +348,13 @@ async fn destroy(
         let plan_ctx_refusal = destroy_user_pool(ctx, POOL, allow_protected).await;
         match plan_ctx_refusal {
             Ok(change) => change,
-            Err(ironbark_identity::IdentityError::Refused { reason, .. }) => ResourceChange {
+            Err(e) if e.refusal().is_some() => ResourceChange {
                 id: POOL.into(),
                 kind: "user pool".into(),
                 physical_id: None,
                 change: Change::Refused {
                     field: "deletion_protection".into(),
-                    reason,
+                    reason: e.refusal().unwrap_or_default().to_owned(),
                 },
             },
             Err(e) => return Err(StepError::caused("failed to destroy the user pool", e).into()),

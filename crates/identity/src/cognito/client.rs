@@ -7,6 +7,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     ExplicitAuthFlowsType, OAuthFlowType, PreventUserExistenceErrorTypes,
 };
 use ironbark_core::naming::NameRule;
+use ironbark_core::reconcile::{AwsError, ResourceError};
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -157,7 +158,7 @@ async fn find(
         .send()
         .try_collect()
         .await
-        .map_err(IdentityError::aws("list clients to find", KIND, name))?;
+        .map_err(AwsError::map("list clients to find", KIND, name))?;
     let Some(id) = clients
         .iter()
         .find(|c| c.client_name() == Some(name))
@@ -174,7 +175,7 @@ async fn find(
     {
         Ok(out) => out.user_pool_client,
         Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(IdentityError::aws("read", KIND, name)(e)),
+        Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, name, e))),
     };
     Ok(client.map(|c| {
         let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
@@ -205,7 +206,7 @@ async fn find(
 /// omitted ones). Adding or removing a secret is refused: it needs a new client id.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails, [`IdentityError::Refused`] in apply mode for a
+/// [`ResourceError::Aws`] when a call fails, [`ResourceError::Refused`] in apply mode for a
 /// refused change.
 pub async fn ensure_client(
     ctx: &Context,
@@ -226,11 +227,12 @@ pub async fn ensure_client(
     let mut client_id = observed.as_ref().map(|o| o.client_id.clone());
     if let Change::Refused { reason, .. } = &change {
         if ctx.is_apply() {
-            return Err(IdentityError::Refused {
+            return Err(IdentityError::Resource(ResourceError::Refused {
+                field: None,
                 kind: KIND,
                 name,
                 reason: reason.clone(),
-            });
+            }));
         }
     } else if ctx.is_apply() && change.is_change() {
         let w = wanted(&spec.kind);
@@ -267,7 +269,7 @@ pub async fn ensure_client(
                 .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
                 .send()
                 .await
-                .map_err(IdentityError::aws("update", KIND, &name))?;
+                .map_err(AwsError::map("update", KIND, &name))?;
         } else {
             let created = idp
                 .create_user_pool_client()
@@ -284,7 +286,7 @@ pub async fn ensure_client(
                 .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
                 .send()
                 .await
-                .map_err(IdentityError::aws("create", KIND, &name))?
+                .map_err(AwsError::map("create", KIND, &name))?
                 .user_pool_client
                 .ok_or_else(|| IdentityError::missing(KIND, &name, "client"))?;
             client_id = created.client_id().map(str::to_owned);

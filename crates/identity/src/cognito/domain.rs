@@ -1,5 +1,6 @@
 //! Cognito hosted UI domains (a prefix under `auth.<region>.amazoncognito.com`).
 
+use ironbark_core::reconcile::{AwsError, ResourceError};
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange};
 
 use crate::error::IdentityError;
@@ -44,7 +45,7 @@ pub fn default_prefix(ctx: &Context) -> String {
 /// is refused, never taken over.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails, [`IdentityError::Refused`] (apply mode) when the
+/// [`ResourceError::Aws`] when a call fails, [`ResourceError::Refused`] (apply mode) when the
 /// prefix belongs to another pool.
 pub async fn ensure_domain(
     ctx: &Context,
@@ -61,18 +62,19 @@ pub async fn ensure_domain(
         .domain(prefix)
         .send()
         .await
-        .map_err(IdentityError::aws("read", KIND, prefix))?
+        .map_err(AwsError::map("read", KIND, prefix))?
         .domain_description
         .and_then(|d| d.user_pool_id)
         .filter(|id| !id.is_empty());
     let change = decide(pool_id, prefix, owner.as_deref());
     match &change {
         Change::Refused { reason, .. } if ctx.is_apply() => {
-            return Err(IdentityError::Refused {
+            return Err(IdentityError::Resource(ResourceError::Refused {
+                field: None,
                 kind: KIND,
                 name: prefix.to_owned(),
                 reason: reason.clone(),
-            })
+            }))
         }
         Change::Create { .. } if ctx.is_apply() => {
             idp.create_user_pool_domain()
@@ -80,7 +82,7 @@ pub async fn ensure_domain(
                 .domain(prefix)
                 .send()
                 .await
-                .map_err(IdentityError::aws("create", KIND, prefix))?;
+                .map_err(AwsError::map("create", KIND, prefix))?;
         }
         _ => {}
     }

@@ -1,5 +1,6 @@
 //! Cognito user pool groups with precedence and an IAM role.
 
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange};
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +59,7 @@ pub fn decide(
 /// Identified by (pool, name), unique in Cognito.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_group(
     ctx: &Context,
     pool_id: &str,
@@ -85,7 +86,11 @@ pub async fn ensure_group(
             )
         }),
         Err(e) if is_not_found(&e) => None,
-        Err(e) => return Err(IdentityError::aws("read", KIND, &spec.name)(e)),
+        Err(e) => {
+            return Err(IdentityError::from(AwsError::new(
+                "read", KIND, &spec.name, e,
+            )))
+        }
     };
     let change = decide(spec, observed.as_ref());
     if ctx.is_apply() && change.is_change() {
@@ -98,7 +103,7 @@ pub async fn ensure_group(
                 .set_role_arn(spec.role_arn.clone())
                 .send()
                 .await
-                .map_err(IdentityError::aws("create", KIND, &spec.name))?;
+                .map_err(AwsError::map("create", KIND, &spec.name))?;
         } else {
             idp.update_group()
                 .user_pool_id(pool_id)
@@ -108,7 +113,7 @@ pub async fn ensure_group(
                 .set_role_arn(spec.role_arn.clone())
                 .send()
                 .await
-                .map_err(IdentityError::aws("update", KIND, &spec.name))?;
+                .map_err(AwsError::map("update", KIND, &spec.name))?;
         }
     }
     ctx.report(Event::Done {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_cognitoidentity::types::CognitoIdentityProvider;
 use ironbark_core::naming::NameRule;
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +103,7 @@ async fn find(
         .send()
         .try_collect()
         .await
-        .map_err(IdentityError::aws("list pools to find", KIND, name))?;
+        .map_err(AwsError::map("list pools to find", KIND, name))?;
     for p in pools
         .iter()
         .filter(|p| p.identity_pool_name() == Some(name))
@@ -118,7 +119,7 @@ async fn find(
         {
             Ok(d) => d,
             Err(e) if is_not_found(&e) => continue,
-            Err(e) => return Err(IdentityError::aws("read", KIND, name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, name, e))),
         };
         let tags: BTreeMap<String, String> = d
             .identity_pool_tags()
@@ -160,7 +161,7 @@ fn providers(spec: &IdentityPoolSpec) -> Vec<CognitoIdentityProvider> {
 /// Found by name and `ironbark:id` tag (set in the create call).
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_identity_pool(
     ctx: &Context,
     spec: &IdentityPoolSpec,
@@ -189,7 +190,7 @@ pub async fn ensure_identity_pool(
                 .set_identity_pool_tags(Some(all_tags))
                 .send()
                 .await
-                .map_err(IdentityError::aws("update", KIND, &name))?;
+                .map_err(AwsError::map("update", KIND, &name))?;
         } else {
             let created = ci
                 .create_identity_pool()
@@ -199,7 +200,7 @@ pub async fn ensure_identity_pool(
                 .set_identity_pool_tags(Some(all_tags))
                 .send()
                 .await
-                .map_err(IdentityError::aws("create", KIND, &name))?;
+                .map_err(AwsError::map("create", KIND, &name))?;
             id = Some(created.identity_pool_id().to_owned());
         }
     }
@@ -224,7 +225,7 @@ pub async fn ensure_identity_pool(
 /// `SetIdentityPoolRoles` replaces the mapping; it is called only when it differs.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_identity_pool_roles(
     ctx: &Context,
     logical_id: &str,
@@ -237,7 +238,7 @@ pub async fn ensure_identity_pool_roles(
         .identity_pool_id(pool_id)
         .send()
         .await
-        .map_err(IdentityError::aws("read the roles of", KIND, pool_id))?
+        .map_err(AwsError::map("read the roles of", KIND, pool_id))?
         .roles()
         .and_then(|r| r.get("authenticated").cloned());
     let change = if current.as_deref() == Some(role_arn) {
@@ -257,7 +258,7 @@ pub async fn ensure_identity_pool_roles(
             .roles("authenticated", role_arn)
             .send()
             .await
-            .map_err(IdentityError::aws("set the roles of", KIND, pool_id))?;
+            .map_err(AwsError::map("set the roles of", KIND, pool_id))?;
     }
     ctx.report(Event::Done {
         resource: logical_id.to_owned(),
@@ -277,7 +278,7 @@ pub async fn ensure_identity_pool_roles(
 /// Found by name and tag; absent is a no-op.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_identity_pool(
     ctx: &Context,
     logical_id: &str,
@@ -294,7 +295,7 @@ pub async fn destroy_identity_pool(
         {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(IdentityError::aws("delete", KIND, &name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("delete", KIND, &name, e))),
         }
     }
     Ok(ResourceChange {

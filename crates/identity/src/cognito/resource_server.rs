@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cognitoidentityprovider::types::ResourceServerScopeType;
+use ironbark_core::reconcile::AwsError;
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +70,7 @@ pub fn decide(
 /// Identified by (pool, identifier), unique in Cognito. Updates replace name and scopes.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn ensure_resource_server(
     ctx: &Context,
     pool_id: &str,
@@ -96,7 +97,14 @@ pub async fn ensure_resource_server(
             )
         }),
         Err(e) if is_not_found(&e) => None,
-        Err(e) => return Err(IdentityError::aws("read", KIND, &spec.identifier)(e)),
+        Err(e) => {
+            return Err(IdentityError::from(AwsError::new(
+                "read",
+                KIND,
+                &spec.identifier,
+                e,
+            )))
+        }
     };
     let change = decide(spec, observed.as_ref());
     if ctx.is_apply() && change.is_change() {
@@ -119,7 +127,7 @@ pub async fn ensure_resource_server(
                 .set_scopes(Some(scopes))
                 .send()
                 .await
-                .map_err(IdentityError::aws("create", KIND, &spec.identifier))?;
+                .map_err(AwsError::map("create", KIND, &spec.identifier))?;
         } else {
             idp.update_resource_server()
                 .user_pool_id(pool_id)
@@ -128,7 +136,7 @@ pub async fn ensure_resource_server(
                 .set_scopes(Some(scopes))
                 .send()
                 .await
-                .map_err(IdentityError::aws("update", KIND, &spec.identifier))?;
+                .map_err(AwsError::map("update", KIND, &spec.identifier))?;
         }
     }
     ctx.report(Event::Done {

@@ -9,6 +9,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     UserPoolPolicyType, UsernameAttributeType, VerifiedAttributeType,
 };
 use ironbark_core::naming::NameRule;
+use ironbark_core::reconcile::{AwsError, ResourceError};
 use ironbark_core::{Change, Context, Event, FieldDiff, ResourceChange, Tags};
 use serde::{Deserialize, Serialize};
 
@@ -296,13 +297,13 @@ pub(crate) async fn find(
         .send()
         .try_collect()
         .await
-        .map_err(IdentityError::aws("list pools to find", KIND, name))?;
+        .map_err(AwsError::map("list pools to find", KIND, name))?;
     for summary in pools.iter().filter(|p| p.name() == Some(name)) {
         let Some(id) = summary.id() else { continue };
         let pool = match idp.describe_user_pool().user_pool_id(id).send().await {
             Ok(out) => out.user_pool,
             Err(e) if is_not_found(&e) => continue,
-            Err(e) => return Err(IdentityError::aws("read", KIND, name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("read", KIND, name, e))),
         };
         if let Some(pool) = pool {
             let mut observed = read_pool(&pool);
@@ -318,7 +319,7 @@ pub(crate) async fn find(
                     .user_pool_id(id)
                     .send()
                     .await
-                    .map_err(IdentityError::aws("read MFA of", KIND, name))?;
+                    .map_err(AwsError::map("read MFA of", KIND, name))?;
                 observed.mfa = match mfa.mfa_configuration() {
                     Some(UserPoolMfaType::On) => Mfa::On,
                     Some(UserPoolMfaType::Optional) => Mfa::Optional,
@@ -383,7 +384,7 @@ fn custom_schema(name: &str, ty: &str) -> SchemaAttributeType {
 /// Changes of sign-in attributes or custom attribute types are refused.
 ///
 /// # Errors
-/// [`IdentityError::Aws`] when a call fails, [`IdentityError::Refused`] for a change that
+/// [`ResourceError::Aws`] when a call fails, [`ResourceError::Refused`] for a change that
 /// would need a new pool (in apply mode).
 pub async fn ensure_user_pool(
     ctx: &Context,
@@ -401,11 +402,12 @@ pub async fn ensure_user_pool(
     let mut ids = observed.as_ref().map(|o| (o.id.clone(), o.arn.clone()));
     if let Change::Refused { reason, .. } = &change {
         if ctx.is_apply() {
-            return Err(IdentityError::Refused {
+            return Err(IdentityError::Resource(ResourceError::Refused {
+                field: None,
                 kind: KIND,
                 name,
                 reason: reason.clone(),
-            });
+            }));
         }
     } else if ctx.is_apply() && change.is_change() {
         ids = Some(act(&idp, spec, &name, &tags, observed.as_ref()).await?);
@@ -465,7 +467,7 @@ async fn act(
                 .set_user_pool_tags(Some(all_tags))
                 .send()
                 .await
-                .map_err(IdentityError::aws("update", KIND, name))?;
+                .map_err(AwsError::map("update", KIND, name))?;
         }
         let missing: Vec<SchemaAttributeType> = spec
             .custom_attributes
@@ -479,7 +481,7 @@ async fn act(
                 .set_custom_attributes(Some(missing))
                 .send()
                 .await
-                .map_err(IdentityError::aws("add custom attributes to", KIND, name))?;
+                .map_err(AwsError::map("add custom attributes to", KIND, name))?;
         }
         (obs.id.clone(), obs.arn.clone())
     } else {
@@ -504,7 +506,7 @@ async fn act(
         let pool = create
             .send()
             .await
-            .map_err(IdentityError::aws("create", KIND, name))?
+            .map_err(AwsError::map("create", KIND, name))?
             .user_pool
             .ok_or_else(|| IdentityError::missing(KIND, name, "user pool"))?;
         let id = pool
@@ -535,7 +537,7 @@ async fn set_mfa(
         .mfa_configuration(mfa.aws())
         .send()
         .await
-        .map_err(IdentityError::aws("set MFA of", KIND, name))?;
+        .map_err(AwsError::map("set MFA of", KIND, name))?;
     Ok(())
 }
 
@@ -546,8 +548,8 @@ async fn set_mfa(
 /// Found by name and tag; absent is a no-op.
 ///
 /// # Errors
-/// [`IdentityError::Refused`] for a protected pool without `allow_protected`,
-/// [`IdentityError::Aws`] when a call fails.
+/// [`ResourceError::Refused`] for a protected pool without `allow_protected`,
+/// [`ResourceError::Aws`] when a call fails.
 pub async fn destroy_user_pool(
     ctx: &Context,
     logical_id: &str,
@@ -566,18 +568,19 @@ pub async fn destroy_user_pool(
     };
     if let (Some(obs), true) = (&observed, ctx.is_apply()) {
         if let Change::Refused { reason, .. } = &change {
-            return Err(IdentityError::Refused {
+            return Err(IdentityError::Resource(ResourceError::Refused {
+                field: None,
                 kind: KIND,
                 name,
                 reason: reason.clone(),
-            });
+            }));
         }
         let pool = idp
             .describe_user_pool()
             .user_pool_id(&obs.id)
             .send()
             .await
-            .map_err(IdentityError::aws("read", KIND, &name))?
+            .map_err(AwsError::map("read", KIND, &name))?
             .user_pool;
         if let Some(domain) = pool.as_ref().and_then(|p| p.domain()) {
             idp.delete_user_pool_domain()
@@ -585,7 +588,7 @@ pub async fn destroy_user_pool(
                 .domain(domain)
                 .send()
                 .await
-                .map_err(IdentityError::aws("delete the domain of", KIND, &name))?;
+                .map_err(AwsError::map("delete the domain of", KIND, &name))?;
         }
         if obs.deletion_protection {
             idp.update_user_pool()
@@ -597,7 +600,7 @@ pub async fn destroy_user_pool(
                 .set_user_pool_tags(Some(obs.tags.clone().into_iter().collect()))
                 .send()
                 .await
-                .map_err(IdentityError::aws(
+                .map_err(AwsError::map(
                     "turn off deletion protection of",
                     KIND,
                     &name,
@@ -607,13 +610,14 @@ pub async fn destroy_user_pool(
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) if is_deletion_protected(&e) => {
-                return Err(IdentityError::Refused {
+                return Err(IdentityError::Resource(ResourceError::Refused {
+                    field: None,
                     kind: KIND,
                     name,
                     reason: "AWS refused: deletion protection is still active".into(),
-                })
+                }))
             }
-            Err(e) => return Err(IdentityError::aws("delete", KIND, &name)(e)),
+            Err(e) => return Err(IdentityError::from(AwsError::new("delete", KIND, &name, e))),
         }
     }
     Ok(ResourceChange {

@@ -8,6 +8,7 @@ mod emulator;
 mod flow_logs;
 mod growth;
 mod lifecycle;
+mod reads;
 
 use ironbark_core::config::{LoadOptions, StackConfig};
 use ironbark_core::{Context, Mode};
