@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_elasticache::error::ProvideErrorMetadata;
 use aws_sdk_elasticache::types::{AutomaticFailoverStatus, MultiAzStatus, ReplicationGroup, Tag};
 use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
@@ -26,7 +25,10 @@ use ironbark_core::wait::{wait_for, Poll};
 use ironbark_core::{Context, Event, Tags};
 use secrecy::{ExposeSecret, SecretString};
 
+use ironbark_core::reconcile::AwsError;
+
 use crate::error::DatabaseError;
+use crate::rds::{foreign, is_already_exists, is_not_found, owned_by, tag_fields};
 
 const RG_KIND: &str = "replication group";
 const SUBNET_KIND: &str = "cache subnet group";
@@ -219,60 +221,6 @@ fn sorted(ids: &[String]) -> Vec<String> {
     v
 }
 
-fn refused(field: impl Into<String>, reason: impl Into<String>) -> Change {
-    Change::Refused {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
-/// The tag part of a diff, as plan fields (`tags.Env: staging -> prod`).
-fn tag_fields(desired: &Tags, observed: &BTreeMap<String, String>) -> Vec<FieldDiff> {
-    let diff = desired.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let mut out: Vec<FieldDiff> = diff
-        .set
-        .into_iter()
-        .map(|(k, old, new)| FieldDiff::new(format!("tags.{k}"), old, Some(new)))
-        .collect();
-    out.extend(diff.remove.into_iter().map(|k| {
-        FieldDiff::new(
-            format!("tags.{k}"),
-            observed.get(&k).cloned(),
-            None::<String>,
-        )
-    }));
-    out
-}
-
-/// Whether the tags mark the resource as this stack's `logical_id`.
-fn owned_by(tags: &BTreeMap<String, String>, ctx: &Context, logical_id: &str) -> bool {
-    use ironbark_core::tags::{ENVIRONMENT, ID, STACK};
-    let desired = ctx.tags_for(logical_id);
-    [STACK, ENVIRONMENT, ID]
-        .iter()
-        .all(|k| tags.get(*k).map(String::as_str) == desired.get(k))
-}
-
-fn foreign(kind: &'static str, name: &str, logical_id: &str) -> DatabaseError {
-    DatabaseError::refused(
-        kind,
-        name,
-        format!(
-            "it exists but its tags do not mark it as {logical_id} of this stack and environment; Ironbark never adopts a stateful resource implicitly (rename it, or tag it ironbark:stack/ironbark:env/ironbark:id to adopt it)"
-        ),
-    )
-}
-
-fn is_not_found(e: &impl ProvideErrorMetadata) -> bool {
-    e.code()
-        .is_some_and(|c| c.ends_with("NotFound") || c.ends_with("NotFoundFault"))
-}
-
-fn is_already_exists(e: &impl ProvideErrorMetadata) -> bool {
-    e.code()
-        .is_some_and(|c| c.ends_with("AlreadyExists") || c.ends_with("AlreadyExistsFault"))
-}
-
 /// Checks what AWS would reject late (or what would make a useless group).
 ///
 /// # Errors
@@ -394,13 +342,13 @@ pub fn decide(
         };
     };
     if obs.engine != ENGINE {
-        return refused(
+        return Change::refused(
             format!("engine ({} -> {ENGINE})", obs.engine),
             "changing the engine replaces the replication group and loses its data; create a new group under another logical id and migrate",
         );
     }
     if obs.at_rest_encryption != spec.at_rest_encryption {
-        return refused(
+        return Change::refused(
             format!("at_rest_encryption ({} -> {})", obs.at_rest_encryption, spec.at_rest_encryption),
             "encryption at rest is fixed when a replication group is created; create a new group (restored from a snapshot) under another logical id",
         );
@@ -411,7 +359,7 @@ pub fn decide(
         _ => spec.at_rest_encryption,
     };
     if key_differs {
-        return refused(
+        return Change::refused(
             format!(
                 "kms_key_id ({} -> {})",
                 obs.kms_key_id.as_deref().unwrap_or("service key"),
@@ -421,21 +369,21 @@ pub fn decide(
         );
     }
     if obs.transit_encryption != spec.transit_encryption {
-        return refused(
+        return Change::refused(
             format!("transit_encryption ({} -> {})", obs.transit_encryption, spec.transit_encryption),
             "switching TLS on a live group is a two-step migration (TransitEncryptionMode preferred, move every client, then required) that Ironbark leaves to the operator; do it with aws elasticache modify-replication-group, then deploy again",
         );
     }
     let wants_auth = spec.auth_token_secret_arn.is_some();
     if obs.auth_token_enabled != wants_auth {
-        return refused(
+        return Change::refused(
             format!("auth_token ({} -> {})", obs.auth_token_enabled, wants_auth),
             "turning AUTH on or off on a live group changes what every client must send; rotate or set it with aws elasticache modify-replication-group --auth-token-update-strategy, then deploy again",
         );
     }
     if let Some(observed_group) = &obs.subnet_group {
         if observed_group != subnet_group {
-            return refused(
+            return Change::refused(
                 format!("subnet_group ({observed_group} -> {subnet_group})"),
                 "a replication group cannot move to another subnet group; create a new group under another logical id",
             );
@@ -451,7 +399,7 @@ pub fn decide(
                     Some(&spec.engine_version),
                 ));
             } else {
-                return refused(
+                return Change::refused(
                     format!("engine_version ({version} -> {})", spec.engine_version),
                     "Redis cannot be downgraded in place; create a new group under another logical id",
                 );
@@ -583,7 +531,7 @@ async fn change_replica_count(
             .send()
             .await
             .map(drop)
-            .map_err(DatabaseError::aws("add replicas to", RG_KIND, id)),
+            .map_err(|e| AwsError::new("add replicas to", RG_KIND, id, e).into()),
         ReplicaChange::Decrease { .. } => ec
             .decrease_replica_count()
             .replication_group_id(id)
@@ -592,7 +540,7 @@ async fn change_replica_count(
             .send()
             .await
             .map(drop)
-            .map_err(DatabaseError::aws("remove replicas from", RG_KIND, id)),
+            .map_err(|e| AwsError::new("remove replicas from", RG_KIND, id, e).into()),
     }
 }
 
@@ -611,7 +559,7 @@ async fn read_tags(
         .resource_name(arn)
         .send()
         .await
-        .map_err(DatabaseError::aws("read the tags of", kind, name))?;
+        .map_err(AwsError::map("read the tags of", kind, name))?;
     Ok(out
         .tag_list()
         .iter()
@@ -640,7 +588,7 @@ async fn apply_tags(
             .set_tags(Some(ec_tags(&set)))
             .send()
             .await
-            .map_err(DatabaseError::aws("tag", kind, name))?;
+            .map_err(AwsError::map("tag", kind, name))?;
     }
     if !diff.remove.is_empty() {
         ec.remove_tags_from_resource()
@@ -648,7 +596,7 @@ async fn apply_tags(
             .set_tag_keys(Some(diff.remove))
             .send()
             .await
-            .map_err(DatabaseError::aws("untag", kind, name))?;
+            .map_err(AwsError::map("untag", kind, name))?;
     }
     Ok(())
 }
@@ -665,7 +613,14 @@ async fn find_subnet_group(
     {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(is_not_found) => return Ok(None),
-        Err(e) => return Err(DatabaseError::aws("read", SUBNET_KIND, name)(e)),
+        Err(e) => {
+            return Err(DatabaseError::from(AwsError::new(
+                "read",
+                SUBNET_KIND,
+                name,
+                e,
+            )))
+        }
     };
     let Some(group) = out.cache_subnet_groups().first() else {
         return Ok(None);
@@ -700,7 +655,7 @@ async fn find_subnet_group(
 /// the create call, so a crash right after it leaves a group the next run recognises.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails, [`DatabaseError::Refused`] for a foreign group.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a foreign group.
 pub async fn ensure_cache_subnet_group(
     ctx: &Context,
     spec: &CacheSubnetGroupSpec,
@@ -734,7 +689,14 @@ pub async fn ensure_cache_subnet_group(
                     Ok(_) => {}
                     // A concurrent run made it with the same tags (checked on the next run).
                     Err(e) if e.as_service_error().is_some_and(is_already_exists) => {}
-                    Err(e) => return Err(DatabaseError::aws("create", SUBNET_KIND, &name)(e)),
+                    Err(e) => {
+                        return Err(DatabaseError::from(AwsError::new(
+                            "create",
+                            SUBNET_KIND,
+                            &name,
+                            e,
+                        )))
+                    }
                 }
             }
             Some(obs) => {
@@ -746,7 +708,7 @@ pub async fn ensure_cache_subnet_group(
                         .set_subnet_ids(Some(sorted(&spec.subnet_ids)))
                         .send()
                         .await
-                        .map_err(DatabaseError::aws("modify", SUBNET_KIND, &name))?;
+                        .map_err(AwsError::map("modify", SUBNET_KIND, &name))?;
                 }
                 apply_tags(&ec, &obs.arn, &tags, &obs.tags, SUBNET_KIND, &name).await?;
             }
@@ -825,7 +787,14 @@ async fn read_member(
     {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(is_not_found) => return Ok(()),
-        Err(e) => return Err(DatabaseError::aws("read the nodes of", RG_KIND, &obs.id)(e)),
+        Err(e) => {
+            return Err(DatabaseError::from(AwsError::new(
+                "read the nodes of",
+                RG_KIND,
+                &obs.id,
+                e,
+            )))
+        }
     };
     let Some(cluster) = out.cache_clusters().first() else {
         return Ok(());
@@ -859,7 +828,7 @@ async fn find_group(
     {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(is_not_found) => return Ok(None),
-        Err(e) => return Err(DatabaseError::aws("read", RG_KIND, id)(e)),
+        Err(e) => return Err(DatabaseError::from(AwsError::new("read", RG_KIND, id, e))),
     };
     let Some(rg) = out.replication_groups().first() else {
         return Ok(None);
@@ -876,7 +845,7 @@ async fn find_group(
 /// does not exist.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn find_replication_group(
     ctx: &Context,
     id: &str,
@@ -887,17 +856,13 @@ pub async fn find_replication_group(
 fn wait_error(
     id: &str,
 ) -> impl FnOnce(ironbark_core::wait::WaitError<DatabaseError>) -> DatabaseError + '_ {
-    move |e| DatabaseError::Wait {
-        kind: RG_KIND,
-        name: id.to_owned(),
-        source: Box::new(e),
-    }
+    DatabaseError::wait(RG_KIND, id)
 }
 
 /// Waits until the replication group is `available`.
 ///
 /// # Errors
-/// [`DatabaseError::Wait`] on `create-failed`, a timeout or a failed poll.
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) on `create-failed`, a timeout or a failed poll.
 pub async fn wait_available(
     ctx: &Context,
     logical_id: &str,
@@ -959,7 +924,7 @@ async fn read_auth_token(ctx: &Context, secret_arn: &str) -> Result<SecretString
         .secret_id(secret_arn)
         .send()
         .await
-        .map_err(DatabaseError::aws("read", "secret", secret_arn))?;
+        .map_err(AwsError::map("read", "secret", secret_arn))?;
     let raw = SecretString::from(
         out.secret_string()
             .ok_or_else(|| DatabaseError::missing("secret", secret_arn, "SecretString"))?,
@@ -973,11 +938,7 @@ async fn read_auth_token(ctx: &Context, secret_arn: &str) -> Result<SecretString
         })
         .map_or(raw, SecretString::from);
     if !is_valid_auth_token(token.expose_secret()) {
-        return Err(DatabaseError::InvalidSpec {
-            kind: "secret",
-            name: secret_arn.to_owned(),
-            reason: "its value is not a valid Redis AUTH token (16 to 128 printable ASCII characters other than @, \" and /)".into(),
-        });
+        return Err(DatabaseError::invalid("secret", secret_arn.to_owned(), "its value is not a valid Redis AUTH token (16 to 128 printable ASCII characters other than @, \" and /)"));
     }
     Ok(token)
 }
@@ -993,10 +954,10 @@ async fn read_auth_token(ctx: &Context, secret_arn: &str) -> Result<SecretString
 /// stack's tags is refused. A refused change writes nothing.
 ///
 /// # Errors
-/// [`DatabaseError::InvalidSpec`] for a spec AWS would reject or an invalid token,
-/// [`DatabaseError::Refused`] for a change AWS can only make by replacement (in apply mode; in
-/// plan mode it is returned as a refused change), [`DatabaseError::Aws`] when a call fails,
-/// [`DatabaseError::Wait`] when the group does not become available.
+/// [`ResourceError::InvalidSpec`](ironbark_core::reconcile::ResourceError::InvalidSpec) for a spec AWS would reject or an invalid token,
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a change AWS can only make by replacement (in apply mode; in
+/// plan mode it is returned as a refused change), [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails,
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) when the group does not become available.
 ///
 /// ```no_run
 /// # async fn example(ctx: &ironbark_core::Context, spec: &ironbark_database::cache::RedisSpec)
@@ -1008,11 +969,8 @@ async fn read_auth_token(ctx: &Context, secret_arn: &str) -> Result<SecretString
 /// # Ok(()) }
 /// ```
 pub async fn ensure_redis(ctx: &Context, spec: &RedisSpec) -> Result<RedisOutcome, DatabaseError> {
-    validate(spec).map_err(|reason| DatabaseError::InvalidSpec {
-        kind: RG_KIND,
-        name: spec.logical_id.clone(),
-        reason,
-    })?;
+    validate(spec)
+        .map_err(|reason| DatabaseError::invalid(RG_KIND, spec.logical_id.clone(), reason))?;
     let subnet = ensure_cache_subnet_group(ctx, &spec.subnet_group).await?;
     let ec = client(ctx);
     let id = replication_group_id_of(ctx, &spec.logical_id);
@@ -1142,7 +1100,7 @@ async fn create(
         Ok(_) => Ok(()),
         // A concurrent or interrupted run created it: waiting for it is what is left.
         Err(e) if e.as_service_error().is_some_and(is_already_exists) => Ok(()),
-        Err(e) => Err(DatabaseError::aws("create", RG_KIND, id)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new("create", RG_KIND, id, e))),
     }
 }
 
@@ -1203,7 +1161,7 @@ async fn modify(
         let _permit = ctx.permit("elasticache").await;
         req.send()
             .await
-            .map_err(DatabaseError::aws("modify", RG_KIND, id))?;
+            .map_err(AwsError::map("modify", RG_KIND, id))?;
     }
     Ok(any)
 }
@@ -1226,7 +1184,7 @@ pub fn final_snapshot_name(id: &str) -> String {
 /// first (AWS refuses to delete it then).
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] and [`DatabaseError::Wait`].
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait).
 pub async fn destroy_replication_group(
     ctx: &Context,
     logical_id: &str,
@@ -1255,7 +1213,11 @@ pub async fn destroy_replication_group(
                 match req.send().await {
                     Ok(_) => {}
                     Err(e) if e.as_service_error().is_some_and(is_not_found) => {}
-                    Err(e) => return Err(DatabaseError::aws("delete", RG_KIND, &id)(e)),
+                    Err(e) => {
+                        return Err(DatabaseError::from(AwsError::new(
+                            "delete", RG_KIND, &id, e,
+                        )))
+                    }
                 }
             }
             wait_gone(ctx, logical_id, &id).await?;
@@ -1275,7 +1237,7 @@ pub async fn destroy_replication_group(
 /// An absent group is a no-op; a group carrying another stack's tags is left alone.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_cache_subnet_group(
     ctx: &Context,
     logical_id: &str,
@@ -1296,7 +1258,14 @@ pub async fn destroy_cache_subnet_group(
         {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(is_not_found) => {}
-            Err(e) => return Err(DatabaseError::aws("delete", SUBNET_KIND, &name)(e)),
+            Err(e) => {
+                return Err(DatabaseError::from(AwsError::new(
+                    "delete",
+                    SUBNET_KIND,
+                    &name,
+                    e,
+                )))
+            }
         }
     }
     Ok(ResourceChange {
@@ -1315,7 +1284,7 @@ pub async fn destroy_cache_subnet_group(
 /// finished by the next one; resources carrying another stack's tags are left alone.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] and [`DatabaseError::Wait`].
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait).
 pub async fn destroy_redis(
     ctx: &Context,
     spec: &RedisSpec,

@@ -18,6 +18,8 @@ use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
 use ironbark_core::wait::{wait_for, Poll};
 use ironbark_core::{Context, Event, Tags};
 
+use ironbark_core::reconcile::AwsError;
+
 use crate::error::DatabaseError;
 use crate::instance::{self, DestroyOptions, InstanceSpec, Placement};
 use crate::rds;
@@ -147,13 +149,6 @@ pub fn identifier_of(ctx: &Context, logical_id: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn refused(field: impl Into<String>, reason: impl Into<String>) -> Change {
-    Change::Refused {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 fn acu(range: Option<(f64, f64)>) -> String {
     range.map_or_else(|| "(none)".to_owned(), |(min, max)| format!("{min}-{max}"))
 }
@@ -179,13 +174,13 @@ pub fn decide(spec: &ClusterSpec, tags: &Tags, observed: Option<&ObservedCluster
         return Change::Create { fields };
     };
     if obs.engine != "aurora-postgresql" {
-        return refused(
+        return Change::refused(
             format!("engine ({} -> aurora-postgresql)", obs.engine),
             "changing the engine replaces the cluster and loses its data",
         );
     }
     if obs.storage_encrypted != spec.storage_encrypted {
-        return refused(
+        return Change::refused(
             format!(
                 "storage_encrypted ({} -> {})",
                 obs.storage_encrypted, spec.storage_encrypted
@@ -195,14 +190,14 @@ pub fn decide(spec: &ClusterSpec, tags: &Tags, observed: Option<&ObservedCluster
     }
     if let (Some(want), Some(have)) = (&spec.kms_key_id, &obs.kms_key_id) {
         if want.starts_with("arn:") && have.starts_with("arn:") && want != have {
-            return refused(
+            return Change::refused(
                 format!("kms_key_id ({have} -> {want})"),
                 "the encryption key is set when a cluster is created",
             );
         }
     }
     if obs.master_username != spec.master_username {
-        return refused(
+        return Change::refused(
             format!(
                 "master_username ({} -> {})",
                 obs.master_username, spec.master_username
@@ -211,7 +206,7 @@ pub fn decide(spec: &ClusterSpec, tags: &Tags, observed: Option<&ObservedCluster
         );
     }
     if !obs.database_name.is_empty() && obs.database_name != spec.database_name {
-        return refused(
+        return Change::refused(
             format!(
                 "database_name ({} -> {})",
                 obs.database_name, spec.database_name
@@ -220,7 +215,7 @@ pub fn decide(spec: &ClusterSpec, tags: &Tags, observed: Option<&ObservedCluster
         );
     }
     if obs.subnet_group != spec.subnet_group {
-        return refused(
+        return Change::refused(
             format!(
                 "subnet_group ({} -> {})",
                 obs.subnet_group, spec.subnet_group
@@ -229,7 +224,7 @@ pub fn decide(spec: &ClusterSpec, tags: &Tags, observed: Option<&ObservedCluster
         );
     }
     if let Err(reason) = instance::version_change(&obs.engine_version, &spec.engine_version) {
-        return refused(
+        return Change::refused(
             format!(
                 "engine_version ({} -> {})",
                 obs.engine_version, spec.engine_version
@@ -357,7 +352,7 @@ fn observed_of(c: &DbCluster) -> ObservedCluster {
 /// Reads the cluster `identifier`; `None` when it does not exist.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when the call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when the call fails.
 pub async fn find_cluster(
     ctx: &Context,
     identifier: &str,
@@ -377,7 +372,9 @@ async fn find(
     {
         Ok(out) => Ok(out.db_clusters().first().map(observed_of)),
         Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => Ok(None),
-        Err(e) => Err(DatabaseError::aws("read", KIND, identifier)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new(
+            "read", KIND, identifier, e,
+        ))),
     }
 }
 
@@ -407,11 +404,7 @@ async fn wait(
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: identifier.to_owned(),
-        source: Box::new(e),
-    })
+    .map_err(DatabaseError::wait(KIND, identifier))
 }
 
 /// The logical id of the cluster's `n`th instance (1 is the writer).
@@ -447,8 +440,8 @@ fn instance_spec(spec: &ClusterSpec, cluster: &str, n: usize) -> InstanceSpec {
 /// after their cluster is `available`).
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a replacement (apply mode), [`DatabaseError::Aws`] and
-/// [`DatabaseError::Wait`] otherwise.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a replacement (apply mode), [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) otherwise.
 pub async fn ensure_cluster(
     ctx: &Context,
     spec: &ClusterSpec,
@@ -584,7 +577,7 @@ async fn create(
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(rds::is_already_exists) => Ok(()),
-        Err(e) => Err(DatabaseError::aws("create", KIND, id)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new("create", KIND, id, e))),
     }
 }
 
@@ -649,7 +642,7 @@ async fn modify(
     if any {
         req.send()
             .await
-            .map_err(DatabaseError::aws("modify", KIND, id))?;
+            .map_err(AwsError::map("modify", KIND, id))?;
     }
     if obs.data_api != spec.data_api {
         if spec.data_api {
@@ -658,14 +651,14 @@ async fn modify(
                 .resource_arn(&obs.arn)
                 .send()
                 .await
-                .map_err(DatabaseError::aws("enable the Data API of", KIND, id))?;
+                .map_err(AwsError::map("enable the Data API of", KIND, id))?;
         } else {
             client
                 .disable_http_endpoint()
                 .resource_arn(&obs.arn)
                 .send()
                 .await
-                .map_err(DatabaseError::aws("disable the Data API of", KIND, id))?;
+                .map_err(AwsError::map("disable the Data API of", KIND, id))?;
         }
     }
     Ok(())
@@ -679,8 +672,8 @@ async fn modify(
 /// cluster is refused unless `allow_protected`.
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a protected cluster, [`DatabaseError::Aws`] and
-/// [`DatabaseError::Wait`] otherwise.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a protected cluster, [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) otherwise.
 pub async fn destroy_cluster(
     ctx: &Context,
     logical_id: &str,
@@ -735,7 +728,7 @@ pub async fn destroy_cluster(
                         .db_instance_identifier(&ident)
                         .send()
                         .await
-                        .map_err(DatabaseError::aws("delete", "DB instance", &ident))?;
+                        .map_err(AwsError::map("delete", "DB instance", &ident))?;
                 }
             }
         }
@@ -773,11 +766,7 @@ pub async fn destroy_cluster(
                 .apply_immediately(true)
                 .send()
                 .await
-                .map_err(DatabaseError::aws(
-                    "turn deletion protection off on",
-                    KIND,
-                    &id,
-                ))?;
+                .map_err(AwsError::map("turn deletion protection off on", KIND, &id))?;
         }
         let mut req = client.delete_db_cluster().db_cluster_identifier(&id);
         req = if opts.final_snapshot {
@@ -788,7 +777,7 @@ pub async fn destroy_cluster(
         match req.send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => {}
-            Err(e) => return Err(DatabaseError::aws("delete", KIND, &id)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("delete", KIND, &id, e))),
         }
     }
     wait(ctx, logical_id, &id, true).await?;
@@ -816,11 +805,7 @@ async fn wait_members_gone(
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: identifier.to_owned(),
-        source: Box::new(e),
-    })
+    .map_err(DatabaseError::wait(KIND, identifier))
 }
 
 #[cfg(test)]

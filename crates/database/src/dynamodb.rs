@@ -26,7 +26,10 @@ use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
 use ironbark_core::wait::{wait_for, Poll};
 use ironbark_core::{Context, Event, Tags};
 
+use ironbark_core::reconcile::{AwsError, ResourceError};
+
 use crate::error::DatabaseError;
+use crate::rds::owned_by;
 
 const KIND: &str = "DynamoDB table";
 
@@ -294,22 +297,6 @@ fn is_in_use(e: &impl ProvideErrorMetadata) -> bool {
     e.code() == Some("ResourceInUseException")
 }
 
-fn refused(field: impl Into<String>, reason: impl Into<String>) -> Change {
-    Change::Refused {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
-/// Whether the tags mark the table as this stack's `logical_id`.
-fn owned_by(tags: &BTreeMap<String, String>, ctx: &Context, logical_id: &str) -> bool {
-    use ironbark_core::tags::{ENVIRONMENT, ID, STACK};
-    let desired = ctx.tags_for(logical_id);
-    [STACK, ENVIRONMENT, ID]
-        .iter()
-        .all(|k| tags.get(*k).map(String::as_str) == desired.get(k))
-}
-
 /// Whether two KMS key references name the same key (an id matches the ARN ending in it).
 fn same_key(a: &str, b: &str) -> bool {
     a == b || a.ends_with(&format!("/{b}")) || b.ends_with(&format!("/{a}"))
@@ -472,7 +459,7 @@ pub fn decide(spec: &TableSpec, tags: &Tags, observed: Option<&ObservedTable>) -
         };
     };
     if !key_matches(&spec.partition_key, &obs.partition_key) {
-        return refused(
+        return Change::refused(
             format!(
                 "partition_key ({} -> {})",
                 show_observed(Some(&obs.partition_key)),
@@ -482,7 +469,7 @@ pub fn decide(spec: &TableSpec, tags: &Tags, observed: Option<&ObservedTable>) -
         );
     }
     if !opt_key_matches(spec.sort_key.as_ref(), obs.sort_key.as_ref()) {
-        return refused(
+        return Change::refused(
             format!(
                 "sort_key ({} -> {})",
                 show_observed(obs.sort_key.as_ref()),
@@ -503,7 +490,7 @@ pub fn decide(spec: &TableSpec, tags: &Tags, observed: Option<&ObservedTable>) -
             && opt_key_matches(g.sort_key.as_ref(), o.sort_key.as_ref())
             && same_projection(&g.projection, &o.projection);
         if !same {
-            return refused(
+            return Change::refused(
                 format!("global_secondary_indexes.{}", g.name),
                 "the keys and projection of an index are fixed; give the changed index a new name (it is built in place and the old one removed)",
             );
@@ -511,7 +498,7 @@ pub fn decide(spec: &TableSpec, tags: &Tags, observed: Option<&ObservedTable>) -
     }
     if let (Some(have), Some(want)) = (&obs.ttl_attribute, &spec.ttl_attribute) {
         if have != want {
-            return refused(
+            return Change::refused(
                 format!("ttl_attribute ({have} -> {want})"),
                 "AWS cannot rename the TTL attribute and allows one TTL change per hour; set ttl_attribute to none and deploy, then set the new attribute an hour later",
             );
@@ -609,7 +596,8 @@ pub fn decide(spec: &TableSpec, tags: &Tags, observed: Option<&ObservedTable>) -
 }
 
 fn build_err(name: &str) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError) -> DatabaseError + '_ {
-    DatabaseError::aws("build a request for", KIND, name)
+    // A required field left unset: a bug in the request's construction, not an AWS answer.
+    move |e| DatabaseError::invalid(KIND, name, format!("cannot build the request: {e}"))
 }
 
 fn key_schema(
@@ -814,7 +802,7 @@ async fn describe(
     match ddb.describe_table().table_name(name).send().await {
         Ok(out) => Ok(out.table),
         Err(e) if e.as_service_error().is_some_and(is_not_found) => Ok(None),
-        Err(e) => Err(DatabaseError::aws("read", KIND, name)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new("read", KIND, name, e))),
     }
 }
 
@@ -832,7 +820,7 @@ async fn read_tags(
             .set_next_token(token)
             .send()
             .await
-            .map_err(DatabaseError::aws("read the tags of", KIND, name))?;
+            .map_err(AwsError::map("read the tags of", KIND, name))?;
         for t in out.tags() {
             tags.insert(t.key().to_owned(), t.value().to_owned());
         }
@@ -847,7 +835,7 @@ async fn read_tags(
 /// not exist.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn find_table(ctx: &Context, name: &str) -> Result<Option<ObservedTable>, DatabaseError> {
     find(&client(ctx), name).await
 }
@@ -869,7 +857,7 @@ async fn find(
         .table_name(name)
         .send()
         .await
-        .map_err(DatabaseError::aws("read the TTL of", KIND, name))?;
+        .map_err(AwsError::map("read the TTL of", KIND, name))?;
     obs.ttl_attribute = ttl
         .time_to_live_description()
         .filter(|d| {
@@ -884,7 +872,7 @@ async fn find(
         .table_name(name)
         .send()
         .await
-        .map_err(DatabaseError::aws("read the backups of", KIND, name))?;
+        .map_err(AwsError::map("read the backups of", KIND, name))?;
     obs.point_in_time_recovery = backups
         .continuous_backups_description()
         .and_then(|d| d.point_in_time_recovery_description())
@@ -896,7 +884,7 @@ async fn find(
 /// Waits until the table and all its indexes are `ACTIVE`.
 ///
 /// # Errors
-/// [`DatabaseError::Wait`] on a terminal status (inaccessible key, archived, deleted), a
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) on a terminal status (inaccessible key, archived, deleted), a
 /// timeout or a failed poll.
 pub async fn wait_active(ctx: &Context, logical_id: &str, name: &str) -> Result<(), DatabaseError> {
     let ddb = client(ctx);
@@ -936,11 +924,7 @@ pub async fn wait_active(ctx: &Context, logical_id: &str, name: &str) -> Result<
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: name.to_owned(),
-        source: Box::new(e),
-    })
+    .map_err(DatabaseError::wait(KIND, name))
 }
 
 async fn wait_gone(ctx: &Context, logical_id: &str, name: &str) -> Result<(), DatabaseError> {
@@ -961,11 +945,7 @@ async fn wait_gone(ctx: &Context, logical_id: &str, name: &str) -> Result<(), Da
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: name.to_owned(),
-        source: Box::new(e),
-    })
+    .map_err(DatabaseError::wait(KIND, name))
 }
 
 /// The status of a table still on its way (the table, or one of its indexes, not yet
@@ -993,9 +973,9 @@ fn busy_status(obs: &ObservedTable) -> Option<String> {
 /// refused change writes nothing.
 ///
 /// # Errors
-/// [`DatabaseError::InvalidSpec`] for a spec AWS would reject, [`DatabaseError::Refused`] for
+/// [`ResourceError::InvalidSpec`](ironbark_core::reconcile::ResourceError::InvalidSpec) for a spec AWS would reject, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for
 /// a key schema change and the other refusals (in apply mode; in plan mode it is returned as a
-/// refused change), [`DatabaseError::Aws`] when a call fails, [`DatabaseError::Wait`] when the
+/// refused change), [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) when the
 /// table does not become active.
 ///
 /// ```no_run
@@ -1006,11 +986,8 @@ fn busy_status(obs: &ObservedTable) -> Option<String> {
 /// # Ok(()) }
 /// ```
 pub async fn ensure_table(ctx: &Context, spec: &TableSpec) -> Result<TableOutcome, DatabaseError> {
-    validate(spec).map_err(|reason| DatabaseError::InvalidSpec {
-        kind: KIND,
-        name: spec.logical_id.clone(),
-        reason,
-    })?;
+    validate(spec)
+        .map_err(|reason| DatabaseError::invalid(KIND, spec.logical_id.clone(), reason))?;
     let ddb = client(ctx);
     let name = table_name_of(ctx, &spec.logical_id);
     ctx.report(Event::Started {
@@ -1029,14 +1006,7 @@ pub async fn ensure_table(ctx: &Context, spec: &TableSpec) -> Result<TableOutcom
             ));
         }
         if !owned_by(&obs.tags, ctx, &spec.logical_id) {
-            return Err(DatabaseError::refused(
-                KIND,
-                &name,
-                format!(
-                    "it exists but its tags do not mark it as {} of this stack and environment; Ironbark never adopts a stateful resource implicitly (rename it, or tag it ironbark:stack/ironbark:env/ironbark:id to adopt it)",
-                    spec.logical_id
-                ),
-            ));
+            return Err(ResourceError::foreign(KIND, &name, &spec.logical_id).into());
         }
     }
     let tags = ctx.tags_for(&spec.logical_id);
@@ -1142,7 +1112,7 @@ async fn create(
         Ok(_) => Ok(()),
         // A concurrent or interrupted run created it: waiting for it is what is left.
         Err(e) if e.as_service_error().is_some_and(is_in_use) => Ok(()),
-        Err(e) => Err(DatabaseError::aws("create", KIND, name)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new("create", KIND, name, e))),
     }
 }
 
@@ -1177,7 +1147,7 @@ async fn update(
             )
             .send()
             .await
-            .map_err(DatabaseError::aws("remove an index from", KIND, name))?;
+            .map_err(AwsError::map("remove an index from", KIND, name))?;
         wait_index_gone(ctx, ddb, id, name, &o.name).await?;
     }
     let existing = |n: &str| obs.global_secondary_indexes.iter().any(|o| o.name == n);
@@ -1223,7 +1193,7 @@ async fn update(
         req.set_global_secondary_index_updates(Some(index_updates).filter(|u| !u.is_empty()))
             .send()
             .await
-            .map_err(DatabaseError::aws("change the billing of", KIND, name))?;
+            .map_err(AwsError::map("change the billing of", KIND, name))?;
         wait_active(ctx, id, name).await?;
     }
     // 3. Create the new indexes, one per call; the attribute definitions cover every index
@@ -1269,7 +1239,7 @@ async fn update(
             )
             .send()
             .await
-            .map_err(DatabaseError::aws("add an index to", KIND, name))?;
+            .map_err(AwsError::map("add an index to", KIND, name))?;
         wait_active(ctx, id, name).await?;
     }
     // 4. Encryption key.
@@ -1284,7 +1254,7 @@ async fn update(
             .sse_specification(sse_spec(spec.kms_key_arn.as_deref()))
             .send()
             .await
-            .map_err(DatabaseError::aws("change the encryption of", KIND, name))?;
+            .map_err(AwsError::map("change the encryption of", KIND, name))?;
         wait_active(ctx, id, name).await?;
     }
     // 5. Deletion protection.
@@ -1309,7 +1279,7 @@ async fn update(
             )
             .send()
             .await
-            .map_err(DatabaseError::aws("change the TTL of", KIND, name))?;
+            .map_err(AwsError::map("change the TTL of", KIND, name))?;
     }
     // 7. Point-in-time recovery.
     if obs.point_in_time_recovery != spec.point_in_time_recovery {
@@ -1323,7 +1293,7 @@ async fn update(
             )
             .send()
             .await
-            .map_err(DatabaseError::aws("change the backups of", KIND, name))?;
+            .map_err(AwsError::map("change the backups of", KIND, name))?;
     }
     // 8. Tags.
     let diff = tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -1334,7 +1304,7 @@ async fn update(
             .set_tags(Some(ddb_tags(&set, name)?))
             .send()
             .await
-            .map_err(DatabaseError::aws("tag", KIND, name))?;
+            .map_err(AwsError::map("tag", KIND, name))?;
     }
     if !diff.remove.is_empty() {
         ddb.untag_resource()
@@ -1342,7 +1312,7 @@ async fn update(
             .set_tag_keys(Some(diff.remove))
             .send()
             .await
-            .map_err(DatabaseError::aws("untag", KIND, name))?;
+            .map_err(AwsError::map("untag", KIND, name))?;
     }
     Ok(())
 }
@@ -1357,7 +1327,7 @@ async fn set_deletion_protection(
         .deletion_protection_enabled(on)
         .send()
         .await
-        .map_err(DatabaseError::aws(
+        .map_err(AwsError::map(
             "change the deletion protection of",
             KIND,
             name,
@@ -1394,11 +1364,7 @@ async fn wait_index_gone(
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: name.to_owned(),
-        source: Box::new(e),
-    })
+    .map_err(DatabaseError::wait(KIND, name))
 }
 
 /// Deletes the table of `logical_id` and waits until it is gone.
@@ -1410,8 +1376,8 @@ async fn wait_index_gone(
 /// two calls leaves an unprotected table that the next destroy deletes.
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a protected table in apply mode, [`DatabaseError::Aws`] and
-/// [`DatabaseError::Wait`] otherwise.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a protected table in apply mode, [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) otherwise.
 pub async fn destroy_table(
     ctx: &Context,
     logical_id: &str,
@@ -1427,7 +1393,7 @@ pub async fn destroy_table(
         Some(_) if deleting => Change::Delete,
         Some(obs) if owned_by(&obs.tags, ctx, logical_id) => {
             if obs.deletion_protection && !opts.allow_protected {
-                refused(
+                Change::refused(
                     "deletion_protection",
                     "the table is protected; destroy with --allow-protected to turn protection off and delete it (its data is lost)",
                 )
@@ -1457,7 +1423,9 @@ pub async fn destroy_table(
                 match ddb.delete_table().table_name(&name).send().await {
                     Ok(_) => {}
                     Err(e) if e.as_service_error().is_some_and(is_not_found) => {}
-                    Err(e) => return Err(DatabaseError::aws("delete", KIND, &name)(e)),
+                    Err(e) => {
+                        return Err(DatabaseError::from(AwsError::new("delete", KIND, &name, e)))
+                    }
                 }
             }
             wait_gone(ctx, logical_id, &name).await?;

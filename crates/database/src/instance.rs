@@ -18,6 +18,8 @@ use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
 use ironbark_core::wait::{wait_for, Poll};
 use ironbark_core::{Context, Event, Tags};
 
+use ironbark_core::reconcile::AwsError;
+
 use crate::error::DatabaseError;
 use crate::rds;
 
@@ -201,13 +203,6 @@ pub(crate) fn version_change(observed: &str, desired: &str) -> Result<bool, Stri
     Ok(true)
 }
 
-fn refused(field: impl Into<String>, reason: impl Into<String>) -> Change {
-    Change::Refused {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 fn sorted(ids: &[String]) -> Vec<String> {
     let mut v = ids.to_vec();
     v.sort();
@@ -259,7 +254,7 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
     };
     let eff = |field: &str, current: String| obs.pending.get(field).cloned().unwrap_or(current);
     if obs.engine != spec.engine {
-        return refused(
+        return Change::refused(
             format!("engine ({} -> {})", obs.engine, spec.engine),
             "changing the engine replaces the database and loses its data; migrate with a snapshot restore or dump into a new stack",
         );
@@ -273,14 +268,14 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
     match (&spec.placement, &obs.cluster) {
         (Placement::Standalone(s), None) => {
             if obs.storage_encrypted != s.storage_encrypted {
-                return refused(
+                return Change::refused(
                     format!("storage_encrypted ({} -> {})", obs.storage_encrypted, s.storage_encrypted),
                     "encryption can only be set when a database is created; restore an encrypted copy of a snapshot into a new instance",
                 );
             }
             if let (Some(want), Some(have)) = (&s.kms_key_id, &obs.kms_key_id) {
                 if want.starts_with("arn:") && have.starts_with("arn:") && want != have {
-                    return refused(
+                    return Change::refused(
                         format!("kms_key_id ({have} -> {want})"),
                         "the encryption key can only be set when a database is created; restore a snapshot copied under the new key",
                     );
@@ -289,13 +284,13 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
             let storage = eff("allocated_storage_gb", obs.allocated_storage_gb.to_string());
             let storage_now: u32 = storage.parse().unwrap_or(obs.allocated_storage_gb);
             if s.allocated_storage_gb < storage_now {
-                return refused(
+                return Change::refused(
                     format!("allocated_storage_gb ({storage_now} -> {})", s.allocated_storage_gb),
                     "RDS storage cannot shrink; dump and restore into a smaller instance, or keep the size",
                 );
             }
             if obs.master_username != s.master_username {
-                return refused(
+                return Change::refused(
                     format!(
                         "master_username ({} -> {})",
                         obs.master_username, s.master_username
@@ -304,7 +299,7 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
                 );
             }
             if !obs.database_name.is_empty() && obs.database_name != s.database_name {
-                return refused(
+                return Change::refused(
                     format!(
                         "database_name ({} -> {})",
                         obs.database_name, s.database_name
@@ -313,7 +308,7 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
                 );
             }
             if obs.subnet_group != s.subnet_group {
-                return refused(
+                return Change::refused(
                     format!("subnet_group ({} -> {})", obs.subnet_group, s.subnet_group),
                     "moving an instance to another DB subnet group is not done in place by Ironbark",
                 );
@@ -321,7 +316,7 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
             let version = eff("engine_version", obs.engine_version.clone());
             match version_change(&version, &s.engine_version) {
                 Err(reason) => {
-                    return refused(
+                    return Change::refused(
                         format!("engine_version ({version} -> {})", s.engine_version),
                         reason,
                     )
@@ -370,7 +365,7 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
         }
         (Placement::ClusterMember { cluster, .. }, Some(have)) if have == cluster => {}
         (Placement::ClusterMember { cluster, .. }, have) => {
-            return refused(
+            return Change::refused(
                 format!(
                     "cluster ({} -> {cluster})",
                     have.as_deref().unwrap_or("(standalone)")
@@ -379,7 +374,7 @@ pub fn decide(spec: &InstanceSpec, tags: &Tags, observed: Option<&ObservedInstan
             );
         }
         (Placement::Standalone(_), Some(have)) => {
-            return refused(
+            return Change::refused(
                 format!("cluster ({have} -> (standalone))"),
                 "an Aurora member cannot become a standalone instance",
             );
@@ -518,7 +513,7 @@ fn observed_of(db: &DbInstance) -> ObservedInstance {
 /// Reads the instance `identifier`; `None` when it does not exist.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when the call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when the call fails.
 pub async fn find_instance(
     ctx: &Context,
     identifier: &str,
@@ -538,7 +533,9 @@ async fn find(
     {
         Ok(out) => Ok(out.db_instances().first().map(observed_of)),
         Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => Ok(None),
-        Err(e) => Err(DatabaseError::aws("read", KIND, identifier)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new(
+            "read", KIND, identifier, e,
+        ))),
     }
 }
 
@@ -546,7 +543,7 @@ async fn find(
 /// and Serverless v2 members that stay `creating` after their cluster is available).
 ///
 /// # Errors
-/// [`DatabaseError::Wait`] on a terminal status, a timeout or a failed poll.
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) on a terminal status, a timeout or a failed poll.
 pub async fn wait_available(
     ctx: &Context,
     logical_id: &str,
@@ -569,11 +566,7 @@ pub async fn wait_available(
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: identifier.to_owned(),
-        source: Box::new(e),
-    })
+    .map_err(DatabaseError::wait(KIND, identifier))
 }
 
 /// Waits until the instance no longer exists.
@@ -591,11 +584,7 @@ async fn wait_gone(ctx: &Context, logical_id: &str, identifier: &str) -> Result<
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: identifier.to_owned(),
-        source: Box::new(e),
-    })
+    .map_err(DatabaseError::wait(KIND, identifier))
 }
 
 /// Creates the instance, or modifies it in place toward the spec, then waits until it is
@@ -608,9 +597,9 @@ async fn wait_gone(ctx: &Context, logical_id: &str, identifier: &str) -> Result<
 /// again. An instance of that identifier that is not this stack's is refused.
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a change AWS can only make by replacement (in apply mode;
-/// in plan mode it is returned as a refused change), [`DatabaseError::Aws`] when a call fails,
-/// [`DatabaseError::Wait`] when the instance does not become available.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a change AWS can only make by replacement (in apply mode;
+/// in plan mode it is returned as a refused change), [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails,
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) when the instance does not become available.
 pub async fn ensure_instance(
     ctx: &Context,
     spec: &InstanceSpec,
@@ -761,7 +750,7 @@ async fn create(
         Ok(_) => Ok(()),
         // A concurrent or interrupted run created it: waiting for it is what is left.
         Err(e) if e.as_service_error().is_some_and(rds::is_already_exists) => Ok(()),
-        Err(e) => Err(DatabaseError::aws("create", KIND, id)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new("create", KIND, id, e))),
     }
 }
 
@@ -842,7 +831,7 @@ async fn modify(
     if any {
         req.send()
             .await
-            .map_err(DatabaseError::aws("modify", KIND, id))?;
+            .map_err(AwsError::map("modify", KIND, id))?;
     }
     Ok(())
 }
@@ -874,8 +863,8 @@ pub fn final_snapshot_name(identifier: &str) -> String {
 /// standalone instance gets a final snapshot (`<id>-final-<unix time>`) when asked.
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a protected instance, [`DatabaseError::Aws`] and
-/// [`DatabaseError::Wait`] otherwise.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a protected instance, [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) otherwise.
 pub async fn destroy_instance(
     ctx: &Context,
     logical_id: &str,
@@ -911,11 +900,7 @@ pub async fn destroy_instance(
                         .apply_immediately(true)
                         .send()
                         .await
-                        .map_err(DatabaseError::aws(
-                            "turn deletion protection off on",
-                            KIND,
-                            &id,
-                        ))?;
+                        .map_err(AwsError::map("turn deletion protection off on", KIND, &id))?;
                 }
                 let mut req = client
                     .delete_db_instance()
@@ -931,7 +916,9 @@ pub async fn destroy_instance(
                 match req.send().await {
                     Ok(_) => {}
                     Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => {}
-                    Err(e) => return Err(DatabaseError::aws("delete", KIND, &id)(e)),
+                    Err(e) => {
+                        return Err(DatabaseError::from(AwsError::new("delete", KIND, &id, e)))
+                    }
                 }
             }
             wait_gone(ctx, logical_id, &id).await?;

@@ -15,6 +15,8 @@ use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
 use ironbark_core::{Context, Event, Tags};
 
+use ironbark_core::reconcile::AwsError;
+
 use crate::error::DatabaseError;
 use crate::rds;
 
@@ -203,7 +205,7 @@ async fn find(
                 None => return Ok(None),
             },
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => return Ok(None),
-            Err(e) => return Err(DatabaseError::aws("read", kind, name)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("read", kind, name, e))),
         },
         Scope::Cluster => match client
             .describe_db_cluster_parameter_groups()
@@ -222,7 +224,7 @@ async fn find(
                 None => return Ok(None),
             },
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => return Ok(None),
-            Err(e) => return Err(DatabaseError::aws("read", kind, name)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("read", kind, name, e))),
         },
     };
     let mut parameters = BTreeMap::new();
@@ -237,7 +239,7 @@ async fn find(
                     .set_marker(marker.take())
                     .send()
                     .await
-                    .map_err(DatabaseError::aws("read the parameters of", kind, name))?;
+                    .map_err(AwsError::map("read the parameters of", kind, name))?;
                 marker = out.marker().map(str::to_owned);
                 out.parameters().to_vec()
             }
@@ -249,7 +251,7 @@ async fn find(
                     .set_marker(marker.take())
                     .send()
                     .await
-                    .map_err(DatabaseError::aws("read the parameters of", kind, name))?;
+                    .map_err(AwsError::map("read the parameters of", kind, name))?;
                 marker = out.marker().map(str::to_owned);
                 out.parameters().to_vec()
             }
@@ -278,7 +280,7 @@ async fn find(
         .resource_name(&arn)
         .send()
         .await
-        .map_err(DatabaseError::aws("read the tags of", kind, name))?;
+        .map_err(AwsError::map("read the tags of", kind, name))?;
     Ok(Some(ObservedParameterGroup {
         name: name.to_owned(),
         arn,
@@ -297,7 +299,7 @@ async fn find(
 /// A converged group costs three reads and no write.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails; [`DatabaseError::Refused`] for a family change
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails; [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a family change
 /// or a group of another stack.
 pub async fn ensure_parameter_group(
     ctx: &Context,
@@ -409,7 +411,8 @@ async fn create(
     name: &str,
     tags: &Tags,
 ) -> Result<(), DatabaseError> {
-    let result: Result<(), (bool, ironbark_core::BoxedSdkError)> = match spec.scope {
+    let kind = spec.scope.kind();
+    let result: Result<(), (bool, DatabaseError)> = match spec.scope {
         Scope::Instance => client
             .create_db_parameter_group()
             .db_parameter_group_name(name)
@@ -422,7 +425,7 @@ async fn create(
             .map_err(|e| {
                 (
                     e.as_service_error().is_some_and(rds::is_already_exists),
-                    e.into(),
+                    AwsError::new("create", kind, name, e).into(),
                 )
             }),
         Scope::Cluster => client
@@ -437,19 +440,14 @@ async fn create(
             .map_err(|e| {
                 (
                     e.as_service_error().is_some_and(rds::is_already_exists),
-                    e.into(),
+                    AwsError::new("create", kind, name, e).into(),
                 )
             }),
     };
     match result {
         // An interrupted run created it: the parameters are reconciled next.
         Ok(()) | Err((true, _)) => Ok(()),
-        Err((false, source)) => Err(DatabaseError::Aws {
-            action: "create",
-            kind: spec.scope.kind(),
-            name: name.to_owned(),
-            source,
-        }),
+        Err((false, source)) => Err(source),
     }
 }
 
@@ -468,7 +466,7 @@ async fn modify(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("modify the parameters of", kind, name)),
+            .map_err(|e| AwsError::new("modify the parameters of", kind, name, e).into()),
         Scope::Cluster => client
             .modify_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
@@ -476,7 +474,7 @@ async fn modify(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("modify the parameters of", kind, name)),
+            .map_err(|e| AwsError::new("modify the parameters of", kind, name, e).into()),
     }
 }
 
@@ -495,7 +493,7 @@ async fn reset(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("reset parameters of", kind, name)),
+            .map_err(|e| AwsError::new("reset parameters of", kind, name, e).into()),
         Scope::Cluster => client
             .reset_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
@@ -503,7 +501,7 @@ async fn reset(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("reset parameters of", kind, name)),
+            .map_err(|e| AwsError::new("reset parameters of", kind, name, e).into()),
     }
 }
 
@@ -513,7 +511,7 @@ async fn reset(
 /// An absent group is a no-op; a group of another stack is left alone.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_parameter_group(
     ctx: &Context,
     logical_id: &str,
@@ -538,7 +536,7 @@ pub async fn destroy_parameter_group(
                 .map_err(|e| {
                     (
                         e.as_service_error().is_some_and(rds::is_not_found),
-                        e.into(),
+                        DatabaseError::from(AwsError::new("delete", kind, &name, e)),
                     )
                 }),
             Scope::Cluster => client
@@ -550,20 +548,13 @@ pub async fn destroy_parameter_group(
                 .map_err(|e| {
                     (
                         e.as_service_error().is_some_and(rds::is_not_found),
-                        e.into(),
+                        DatabaseError::from(AwsError::new("delete", kind, &name, e)),
                     )
                 }),
         };
         match result {
             Ok(()) | Err((true, _)) => {}
-            Err((false, source)) => {
-                return Err(DatabaseError::Aws {
-                    action: "delete",
-                    kind,
-                    name,
-                    source,
-                })
-            }
+            Err((false, source)) => return Err(source),
         }
     }
     Ok(ResourceChange {

@@ -8,6 +8,8 @@ use aws_sdk_rds::types::Tag;
 use ironbark_core::plan::FieldDiff;
 use ironbark_core::{Context, Tags};
 
+use ironbark_core::reconcile::{AwsError, ResourceError};
+
 use crate::error::DatabaseError;
 
 /// An RDS client with Ironbark's interceptors.
@@ -54,7 +56,7 @@ pub(crate) async fn apply_tags(
             .set_tags(Some(rds_tags(&set)))
             .send()
             .await
-            .map_err(DatabaseError::aws("tag", kind, name))?;
+            .map_err(AwsError::map("tag", kind, name))?;
     }
     if !diff.remove.is_empty() {
         rds.remove_tags_from_resource()
@@ -62,7 +64,7 @@ pub(crate) async fn apply_tags(
             .set_tag_keys(Some(diff.remove))
             .send()
             .await
-            .map_err(DatabaseError::aws("untag", kind, name))?;
+            .map_err(AwsError::map("untag", kind, name))?;
     }
     Ok(())
 }
@@ -114,13 +116,7 @@ pub(crate) fn owned_by(tags: &BTreeMap<String, String>, ctx: &Context, logical_i
 
 /// The refusal for a resource of our name that is not ours.
 pub(crate) fn foreign(kind: &'static str, name: &str, logical_id: &str) -> DatabaseError {
-    DatabaseError::refused(
-        kind,
-        name,
-        format!(
-            "it exists but its tags do not mark it as {logical_id} of this stack and environment; Ironbark never adopts a stateful resource implicitly (rename it, or tag it ironbark:stack/ironbark:env/ironbark:id to adopt it)"
-        ),
-    )
+    ResourceError::foreign(kind, name, logical_id).into()
 }
 
 /// The checks an `ensure_*` makes of the instance or cluster it found: it is this stack's,
@@ -155,9 +151,9 @@ pub(crate) fn refuse_in_apply(
     change: &ironbark_core::Change,
 ) -> Result<(), DatabaseError> {
     match change {
-        ironbark_core::Change::Refused { field, reason } if ctx.is_apply() => Err(
-            DatabaseError::refused(kind, id, format!("{field}: {reason}")),
-        ),
+        ironbark_core::Change::Refused { field, reason } if ctx.is_apply() => {
+            Err(ResourceError::refused(kind, id, field, reason).into())
+        }
         _ => Ok(()),
     }
 }

@@ -8,6 +8,8 @@ use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
 use ironbark_core::{Context, Event, Tags};
 
+use ironbark_core::reconcile::AwsError;
+
 use crate::error::DatabaseError;
 use crate::rds;
 
@@ -104,7 +106,7 @@ async fn find(
     {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => return Ok(None),
-        Err(e) => return Err(DatabaseError::aws("read", KIND, name)(e)),
+        Err(e) => return Err(DatabaseError::from(AwsError::new("read", KIND, name, e))),
     };
     let Some(group) = out.db_subnet_groups().first() else {
         return Ok(None);
@@ -115,7 +117,7 @@ async fn find(
         .resource_name(&arn)
         .send()
         .await
-        .map_err(DatabaseError::aws("read the tags of", KIND, name))?;
+        .map_err(AwsError::map("read the tags of", KIND, name))?;
     let mut subnet_ids: Vec<String> = group
         .subnets()
         .iter()
@@ -141,7 +143,7 @@ async fn find(
 /// of that name carrying another stack's tags is refused, never adopted.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails, [`DatabaseError::Refused`] for a foreign group.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a foreign group.
 pub async fn ensure_subnet_group(
     ctx: &Context,
     spec: &SubnetGroupSpec,
@@ -171,7 +173,7 @@ pub async fn ensure_subnet_group(
                     .set_tags(Some(rds::rds_tags(&tags)))
                     .send()
                     .await
-                    .map_err(DatabaseError::aws("create", KIND, &name))?;
+                    .map_err(AwsError::map("create", KIND, &name))?;
             }
             Some(obs) => {
                 let mut want = spec.subnet_ids.clone();
@@ -184,7 +186,7 @@ pub async fn ensure_subnet_group(
                         .set_subnet_ids(Some(want))
                         .send()
                         .await
-                        .map_err(DatabaseError::aws("modify", KIND, &name))?;
+                        .map_err(AwsError::map("modify", KIND, &name))?;
                 }
                 rds::apply_tags(&client, &obs.arn, &tags, &obs.tags, KIND, &name).await?;
             }
@@ -211,7 +213,7 @@ pub async fn ensure_subnet_group(
 /// An absent group is a no-op; a group carrying another stack's tags is left alone.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_subnet_group(
     ctx: &Context,
     logical_id: &str,
@@ -232,7 +234,7 @@ pub async fn destroy_subnet_group(
         {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => {}
-            Err(e) => return Err(DatabaseError::aws("delete", KIND, &name)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("delete", KIND, &name, e))),
         }
     }
     Ok(ResourceChange {

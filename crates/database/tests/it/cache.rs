@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use ironbark_core::plan::Plan;
+use ironbark_core::reconcile::ResourceError;
 use ironbark_core::{Change, Mode};
 use ironbark_database::cache::{self, CacheDestroyOptions, CacheSubnetGroupSpec, RedisSpec, PORT};
 use ironbark_database::DatabaseError;
@@ -411,7 +412,10 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
     // Apply: an error naming the field; nothing written.
     h.ctx.set_mode(Mode::Apply);
     let err = cache::ensure_redis(&h.ctx, &plain).await.unwrap_err();
-    assert!(matches!(err, DatabaseError::Refused { .. }));
+    assert!(matches!(
+        err,
+        DatabaseError::Resource(ResourceError::Refused { .. })
+    ));
     assert!(err.to_string().contains("at_rest_encryption"), "{err}");
     let after = h.requests();
     assert_eq!(
@@ -431,7 +435,10 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
         .await
         .unwrap_err();
     assert!(
-        matches!(bad_err, DatabaseError::InvalidSpec { .. }),
+        matches!(
+            bad_err,
+            DatabaseError::Resource(ResourceError::InvalidSpec { .. })
+        ),
         "{bad_err:?}"
     );
     assert!(bad_err.to_string().contains(&bad_arn));
