@@ -260,8 +260,8 @@ pub struct VectorSchemaSpec {
 /// `to_tsvector('simple', chunks)`. Titan Text Embeddings v2 uses 1024 dimensions.
 ///
 /// The `bedrock_user` role Bedrock connects as (password in Secrets Manager) is reconciled
-/// separately: [`ensure_login_role`](crate::role::ensure_login_role) with
-/// [`bedrock_user_grants`](crate::role::bedrock_user_grants), after this schema exists.
+/// separately: [`ensure_login_role`](crate::login_role::ensure_login_role) with
+/// [`bedrock_user_grants`](crate::login_role::bedrock_user_grants), after this schema exists.
 #[must_use]
 pub fn bedrock_knowledge_base(dimension: u32) -> VectorSchemaSpec {
     let col = |name: &str, kind| ColumnSpec {

@@ -15,8 +15,8 @@ use crate::dynamodb::{
     self, AttributeType, Billing, GsiSpec, KeyAttribute, Projection, TableDestroyOptions,
     TableSpec, Throughput,
 };
+use crate::login_role;
 use crate::pgvector;
-use crate::role;
 
 use crate::cluster::{self, ClusterSpec};
 use ironbark_core::reconcile::ResourceError;
@@ -519,7 +519,7 @@ async fn ensure_vector(
                 "database/role/bedrock_user",
                 "postgres_role",
                 "role",
-                role::BEDROCK_USER.into(),
+                login_role::BEDROCK_USER.into(),
             ),
         ]);
     };
@@ -538,31 +538,31 @@ async fn ensure_vector(
         });
         changes.extend(pgvector::plan_vector_schema(&exec, &spec).await?.changes);
     }
-    let grants = role::bedrock_user_grants();
+    let grants = login_role::bedrock_user_grants();
     match (&inputs.vector_user_secret_arn, ctx.is_apply()) {
         (Some(arn), true) => {
-            let password: SecretString = role::read_secret_string(ctx, arn).await?;
+            let password: SecretString = login_role::read_secret_string(ctx, arn).await?;
             changes.extend(
-                role::ensure_login_role(&exec, role::BEDROCK_USER, &password, &grants)
+                login_role::ensure_login_role(&exec, login_role::BEDROCK_USER, &password, &grants)
                     .await?
                     .changes,
             );
         }
         (Some(_), false) => {
             changes.extend(
-                role::plan_login_role(&exec, role::BEDROCK_USER, &grants)
+                login_role::plan_login_role(&exec, login_role::BEDROCK_USER, &grants)
                     .await?
                     .changes,
             );
         }
         (None, true) => {
-            return Err(DatabaseError::invalid("postgres_role", role::BEDROCK_USER, "no Secrets Manager secret for its password was given (DatabaseInputs::vector_user_secret_arn)"))
+            return Err(DatabaseError::invalid("postgres_role", login_role::BEDROCK_USER, "no Secrets Manager secret for its password was given (DatabaseInputs::vector_user_secret_arn)"))
         }
         (None, false) => changes.push(pending(
             "database/role/bedrock_user",
             "postgres_role",
             "role",
-            role::BEDROCK_USER.into(),
+            login_role::BEDROCK_USER.into(),
         )),
     }
     Ok(changes)

@@ -356,7 +356,7 @@ pub fn scram_verifier(password: &SecretString) -> String {
 /// # Example
 /// ```no_run
 /// # async fn example(ctx: &ironbark_core::Context, exec: &ironbark_database::PgExecutor) -> Result<(), ironbark_database::DatabaseError> {
-/// use ironbark_database::role::{bedrock_user_grants, ensure_login_role, read_secret_string, BEDROCK_USER};
+/// use ironbark_database::login_role::{bedrock_user_grants, ensure_login_role, read_secret_string, BEDROCK_USER};
 /// let password = read_secret_string(ctx, "arn:aws:secretsmanager:us-east-1:123456789012:secret:kb").await?;
 /// let outcome = ensure_login_role(exec, BEDROCK_USER, &password, &bedrock_user_grants()).await?;
 /// assert!(!outcome.has_refusals());
