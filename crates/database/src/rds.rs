@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::Tag;
 use ironbark_core::plan::FieldDiff;
+use ironbark_core::tags::TagDiff;
 use ironbark_core::{Context, Tags};
 
 use ironbark_core::reconcile::{AwsError, ResourceError};
@@ -49,11 +50,21 @@ pub(crate) async fn apply_tags(
     name: &str,
 ) -> Result<(), DatabaseError> {
     let diff = desired.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    write_tags(rds, arn, &diff, kind, name).await
+}
+
+/// Makes the tag writes of `diff` on the resource `arn`.
+pub(crate) async fn write_tags(
+    rds: &aws_sdk_rds::Client,
+    arn: &str,
+    diff: &TagDiff,
+    kind: &'static str,
+    name: &str,
+) -> Result<(), DatabaseError> {
     if !diff.set.is_empty() {
-        let set = diff.to_set();
         rds.add_tags_to_resource()
             .resource_name(arn)
-            .set_tags(Some(rds_tags(&set)))
+            .set_tags(Some(rds_tags(&diff.to_set())))
             .send()
             .await
             .map_err(AwsError::map("tag", kind, name))?;
@@ -61,7 +72,7 @@ pub(crate) async fn apply_tags(
     if !diff.remove.is_empty() {
         rds.remove_tags_from_resource()
             .resource_name(arn)
-            .set_tag_keys(Some(diff.remove))
+            .set_tag_keys(Some(diff.remove.clone()))
             .send()
             .await
             .map_err(AwsError::map("untag", kind, name))?;
