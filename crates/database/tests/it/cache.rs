@@ -497,8 +497,17 @@ async fn redis_interrupted_create_resumes() {
     // The next run waits for it: no create, no write, no "already exists".
     let before = h.requests();
     let out = cache::ensure_redis(&h.ctx, &spec).await.unwrap();
-    assert!(
-        out.changes.iter().all(|c| c.change == Change::NoOp),
+    // The subnet group is converged; the group still creating is planned as in progress
+    // (the kit's `Change::InProgress`: a deploy waits for it) and waited for, not re-created.
+    let changes: Vec<&Change> = out.changes.iter().map(|c| &c.change).collect();
+    assert_eq!(
+        changes,
+        [
+            &Change::NoOp,
+            &Change::InProgress {
+                status: "creating".into()
+            }
+        ],
         "{out:?}"
     );
     let after = h.requests();
