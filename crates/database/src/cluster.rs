@@ -7,6 +7,10 @@
 //! as for instances apply: in-place where AWS allows (ACU range, backups, windows, IAM auth,
 //! deletion protection, security groups, parameter group, Data API, minor version, reader
 //! count, instance class), refused with the field named where only a replacement would do.
+//!
+//! A composite step; hand-written ensure over the kit's pieces: the cluster, then its writer,
+//! then its readers once the writer exists (Aurora makes the first instance created the
+//! writer), then the readers no longer wanted removed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -44,13 +44,20 @@ pub enum DatabaseError {
     /// What every resource of every domain can meet (an AWS call that failed, with its error
     /// code and meaning; an answer missing something; a refusal; an invalid spec; a wait that
     /// did not end well): core's [`ResourceError`].
+    /// Boxed, so that every `Result` of the crate stays small.
     #[error(transparent)]
-    Resource(#[from] ResourceError),
+    Resource(Box<ResourceError>),
+}
+
+impl From<ResourceError> for DatabaseError {
+    fn from(e: ResourceError) -> Self {
+        Self::Resource(Box::new(e))
+    }
 }
 
 impl From<AwsError> for DatabaseError {
     fn from(e: AwsError) -> Self {
-        Self::Resource(ResourceError::Aws(e))
+        ResourceError::Aws(e).into()
     }
 }
 
@@ -116,7 +123,7 @@ impl DatabaseError {
                 WaitError::Poll { resource, source } => WaitError::Poll {
                     resource,
                     source: Box::new(match source {
-                        Self::Resource(r) => r,
+                        Self::Resource(r) => *r,
                         other => ResourceError::InvalidSpec {
                             kind,
                             name: name.to_owned(),
@@ -134,11 +141,21 @@ impl DatabaseError {
         }
     }
 
+    /// The resource error of this failure (AWS, missing, refused, invalid spec, wait), when
+    /// it is one.
+    #[must_use]
+    pub fn resource(&self) -> Option<&ResourceError> {
+        match self {
+            Self::Resource(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The AWS error of this failure, when it is one.
     #[must_use]
     pub fn aws(&self) -> Option<&AwsError> {
-        match self {
-            Self::Resource(ResourceError::Aws(e)) => Some(e),
+        match self.resource() {
+            Some(ResourceError::Aws(e)) => Some(e),
             _ => None,
         }
     }

@@ -13,7 +13,6 @@ use ironbark_core::plan::Plan;
 use ironbark_core::reconcile::ResourceError;
 use ironbark_core::{Change, Mode};
 use ironbark_database::cache::{self, CacheDestroyOptions, CacheSubnetGroupSpec, RedisSpec, PORT};
-use ironbark_database::DatabaseError;
 use ironbark_testkit::LogSummary;
 
 use crate::{writes_between, Harness};
@@ -413,8 +412,8 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
     h.ctx.set_mode(Mode::Apply);
     let err = cache::ensure_redis(&h.ctx, &plain).await.unwrap_err();
     assert!(matches!(
-        err,
-        DatabaseError::Resource(ResourceError::Refused { .. })
+        err.resource(),
+        Some(ResourceError::Refused { .. })
     ));
     assert!(err.to_string().contains("at_rest_encryption"), "{err}");
     let after = h.requests();
@@ -435,10 +434,7 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            bad_err,
-            DatabaseError::Resource(ResourceError::InvalidSpec { .. })
-        ),
+        matches!(bad_err.resource(), Some(ResourceError::InvalidSpec { .. })),
         "{bad_err:?}"
     );
     assert!(bad_err.to_string().contains(&bad_arn));

@@ -11,7 +11,6 @@ use ironbark_database::dynamodb::{
     self, AttributeType, Billing, GsiSpec, KeyAttribute, Projection, TableDestroyOptions,
     TableSpec, Throughput,
 };
-use ironbark_database::DatabaseError;
 
 impl Harness {
     fn ddb(&self) -> aws_sdk_dynamodb::Client {
@@ -301,7 +300,7 @@ async fn table_key_change_refused_and_protected_destroy() {
     h.ctx.set_mode(Mode::Apply);
     let err = dynamodb::ensure_table(&h.ctx, &rekeyed).await.unwrap_err();
     assert!(
-        matches!(err, DatabaseError::Resource(ResourceError::Refused { .. })),
+        matches!(err.resource(), Some(ResourceError::Refused { .. })),
         "{err:?}"
     );
     assert!(err.to_string().contains("sort_key"), "{err}");
