@@ -15,7 +15,8 @@ use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
 use ironbark_core::{Context, Event, Tags};
 
-use ironbark_core::reconcile::AwsError;
+use ironbark_core::reconcile::{self, AwsError, Diff, Status};
+use ironbark_core::tags::TagDiff;
 
 use crate::error::DatabaseError;
 use crate::rds;
@@ -128,11 +129,153 @@ pub fn name_of(ctx: &Context, logical_id: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn value_field(name: &str, value: &str, observed: Option<&ObservedParameter>) -> String {
-    if is_static(name, observed) {
-        format!("{value} (pending-reboot)")
-    } else {
-        value.to_owned()
+/// One parameter to set (or reset to the engine default), with how AWS applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterChange {
+    /// The parameter name.
+    pub name: String,
+    /// The value found, when set.
+    pub observed: Option<String>,
+    /// The value to set; `None` resets it to the engine default.
+    pub desired: Option<String>,
+    /// Static: applied `pending-reboot` (takes effect at the next reboot); otherwise
+    /// `immediate`.
+    pub is_static: bool,
+}
+
+/// What differs between a parameter group and its spec; the ensure acts on exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParameterGroupDiff {
+    /// The group does not exist: the create call, then every parameter of the spec.
+    pub create: bool,
+    /// A family change, refused: (field, reason).
+    refusal: Option<(String, String)>,
+    /// The family of a group to create.
+    family: String,
+    /// The parameters to set (the spec's, in name order) and then to reset (set by hand,
+    /// no longer in the spec).
+    pub parameters: Vec<ParameterChange>,
+    /// Tags to set and remove.
+    pub tags: TagDiff,
+    /// The tags' plan rendering.
+    tag_fields: Vec<FieldDiff>,
+}
+
+impl ParameterGroupDiff {
+    /// The static parameters the diff sets: they wait for a reboot.
+    #[must_use]
+    pub fn reboot_required(&self) -> Vec<String> {
+        self.parameters
+            .iter()
+            .filter(|p| p.is_static && p.desired.is_some())
+            .map(|p| p.name.clone())
+            .collect()
+    }
+}
+
+impl Diff for ParameterGroupDiff {
+    fn is_empty(&self) -> bool {
+        !self.create && self.refusal.is_none() && self.parameters.is_empty() && self.tags.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        let shown = |p: &ParameterChange| match &p.desired {
+            Some(v) if p.is_static => format!("{v} (pending-reboot)"),
+            Some(v) => v.clone(),
+            None => "(engine default)".to_owned(),
+        };
+        if self.create {
+            let mut fields = vec![FieldDiff::set("family", &self.family)];
+            fields.extend(
+                self.parameters
+                    .iter()
+                    .map(|p| FieldDiff::set(format!("parameters.{}", p.name), shown(p))),
+            );
+            return fields;
+        }
+        let mut fields: Vec<FieldDiff> = self
+            .parameters
+            .iter()
+            .map(|p| {
+                FieldDiff::new(
+                    format!("parameters.{}", p.name),
+                    p.observed.clone(),
+                    Some(shown(p)),
+                )
+            })
+            .collect();
+        fields.extend(self.tag_fields.iter().cloned());
+        fields
+    }
+
+    fn refusal(&self) -> Option<(String, String)> {
+        self.refusal.clone()
+    }
+}
+
+/// The diff for a parameter group. Pure. The description cannot change in place and is
+/// informative only: its drift is ignored.
+#[must_use]
+pub fn diff(
+    spec: &ParameterGroupSpec,
+    tags: &Tags,
+    observed: Option<&ObservedParameterGroup>,
+) -> ParameterGroupDiff {
+    let Some(obs) = observed else {
+        return ParameterGroupDiff {
+            create: true,
+            family: spec.family.clone(),
+            parameters: spec
+                .parameters
+                .iter()
+                .map(|(k, v)| ParameterChange {
+                    name: k.clone(),
+                    observed: None,
+                    desired: Some(v.clone()),
+                    is_static: is_static(k, None),
+                })
+                .collect(),
+            ..ParameterGroupDiff::default()
+        };
+    };
+    if obs.family != spec.family {
+        return ParameterGroupDiff {
+            refusal: Some((
+                format!("family ({} -> {})", obs.family, spec.family),
+                "a parameter group's family cannot change; it follows the engine's major version, and major upgrades are refused (upgrade by hand after testing, then deploy)".into(),
+            )),
+            ..ParameterGroupDiff::default()
+        };
+    }
+    let mut parameters: Vec<ParameterChange> = spec
+        .parameters
+        .iter()
+        .filter_map(|(k, v)| {
+            let o = obs.parameters.get(k);
+            (o.map(|o| o.value.as_str()) != Some(v.as_str())).then(|| ParameterChange {
+                name: k.clone(),
+                observed: o.map(|o| o.value.clone()),
+                desired: Some(v.clone()),
+                is_static: is_static(k, o),
+            })
+        })
+        .collect();
+    parameters.extend(
+        obs.parameters
+            .iter()
+            .filter(|(k, _)| !spec.parameters.contains_key(*k))
+            .map(|(k, o)| ParameterChange {
+                name: k.clone(),
+                observed: Some(o.value.clone()),
+                desired: None,
+                is_static: is_static(k, Some(o)),
+            }),
+    );
+    ParameterGroupDiff {
+        parameters,
+        tags: tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        tag_fields: tags.field_diffs(&obs.tags),
+        ..ParameterGroupDiff::default()
     }
 }
 
@@ -143,44 +286,11 @@ pub fn decide(
     tags: &Tags,
     observed: Option<&ObservedParameterGroup>,
 ) -> Change {
-    let Some(obs) = observed else {
-        let mut fields = vec![FieldDiff::set("family", &spec.family)];
-        fields.extend(
-            spec.parameters
-                .iter()
-                .map(|(k, v)| FieldDiff::set(format!("parameters.{k}"), value_field(k, v, None))),
-        );
-        return Change::Create { fields };
-    };
-    if obs.family != spec.family {
-        return Change::Refused {
-            field: format!("family ({} -> {})", obs.family, spec.family),
-            reason: "a parameter group's family cannot change; it follows the engine's major version, and major upgrades are refused (upgrade by hand after testing, then deploy)".into(),
-        };
-    }
-    let mut fields = Vec::new();
-    for (k, v) in &spec.parameters {
-        let o = obs.parameters.get(k);
-        if o.map(|o| o.value.as_str()) != Some(v.as_str()) {
-            fields.push(FieldDiff::new(
-                format!("parameters.{k}"),
-                o.map(|o| o.value.clone()),
-                Some(value_field(k, v, o)),
-            ));
-        }
-    }
-    for (k, o) in &obs.parameters {
-        if !spec.parameters.contains_key(k) {
-            fields.push(FieldDiff::new(
-                format!("parameters.{k}"),
-                Some(&o.value),
-                Some("(engine default)"),
-            ));
-        }
-    }
-    // The description cannot change in place and is informative only: drift is ignored.
-    fields.extend(rds::tag_fields(tags, &obs.tags));
-    Change::update_if_any(fields)
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(spec, tags, observed),
+        &Status::Ready,
+    )
 }
 
 async fn find(
@@ -319,74 +429,50 @@ pub async fn ensure_parameter_group(
         }
     }
     let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
-    let mut reboot_required = Vec::new();
-    if let Change::Refused { field, reason } = &change {
-        if ctx.is_apply() {
-            return Err(DatabaseError::refused(
-                kind,
-                &name,
-                format!("{field}: {reason}"),
-            ));
+    let diff = diff(spec, &tags, observed.as_ref());
+    let change = reconcile::change_of(observed.is_some(), &diff, &Status::Ready);
+    rds::refuse_in_apply(ctx, kind, &name, &change)?;
+    let reboot_required = diff.reboot_required();
+    if ctx.is_apply() && change.is_change() {
+        if diff.create {
+            create(&client, spec, &name, &tags).await?;
         }
-    } else if change.is_change() {
-        let current = observed.as_ref().map(|o| &o.parameters);
-        let changed: Vec<(&String, &String)> = spec
-            .parameters
-            .iter()
-            .filter(|(k, v)| {
-                current.and_then(|c| c.get(*k)).map(|o| o.value.as_str()) != Some(v.as_str())
+        let method = |p: &ParameterChange| {
+            if p.is_static {
+                ApplyMethod::PendingReboot
+            } else {
+                ApplyMethod::Immediate
+            }
+        };
+        let (set, stale): (Vec<&ParameterChange>, Vec<&ParameterChange>) =
+            diff.parameters.iter().partition(|p| p.desired.is_some());
+        let set: Vec<Parameter> = set
+            .into_iter()
+            .map(|p| {
+                Parameter::builder()
+                    .parameter_name(&p.name)
+                    .set_parameter_value(p.desired.clone())
+                    .apply_method(method(p))
+                    .build()
             })
             .collect();
-        reboot_required = changed
-            .iter()
-            .filter(|(k, _)| is_static(k, current.and_then(|c| c.get(*k))))
-            .map(|(k, _)| (*k).clone())
+        for chunk in set.chunks(20) {
+            modify(&client, spec.scope, &name, chunk.to_vec()).await?;
+        }
+        let stale: Vec<Parameter> = stale
+            .into_iter()
+            .map(|p| {
+                Parameter::builder()
+                    .parameter_name(&p.name)
+                    .apply_method(method(p))
+                    .build()
+            })
             .collect();
-        if ctx.is_apply() {
-            if observed.is_none() {
-                create(&client, spec, &name, &tags).await?;
-            }
-            let params: Vec<Parameter> = changed
-                .iter()
-                .map(|(k, v)| {
-                    let method = if is_static(k, current.and_then(|c| c.get(*k))) {
-                        ApplyMethod::PendingReboot
-                    } else {
-                        ApplyMethod::Immediate
-                    };
-                    Parameter::builder()
-                        .parameter_name(*k)
-                        .parameter_value(*v)
-                        .apply_method(method)
-                        .build()
-                })
-                .collect();
-            for chunk in params.chunks(20) {
-                modify(&client, spec.scope, &name, chunk.to_vec()).await?;
-            }
-            if let Some(obs) = &observed {
-                let stale: Vec<Parameter> = obs
-                    .parameters
-                    .keys()
-                    .filter(|k| !spec.parameters.contains_key(*k))
-                    .map(|k| {
-                        let method = if is_static(k, obs.parameters.get(k)) {
-                            ApplyMethod::PendingReboot
-                        } else {
-                            ApplyMethod::Immediate
-                        };
-                        Parameter::builder()
-                            .parameter_name(k)
-                            .apply_method(method)
-                            .build()
-                    })
-                    .collect();
-                for chunk in stale.chunks(20) {
-                    reset(&client, spec.scope, &name, chunk.to_vec()).await?;
-                }
-                rds::apply_tags(&client, &obs.arn, &tags, &obs.tags, kind, &name).await?;
-            }
+        for chunk in stale.chunks(20) {
+            reset(&client, spec.scope, &name, chunk.to_vec()).await?;
+        }
+        if let Some(obs) = &observed {
+            rds::write_tags(&client, &obs.arn, &diff.tags, kind, &name).await?;
         }
     }
     ctx.report(Event::Done {
