@@ -12,14 +12,19 @@ use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use ironbark_core::naming::NameRule;
-use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
+use ironbark_core::plan::{Change, ResourceChange};
 use ironbark_core::{Context, Event, Tags};
 
-use ironbark_core::reconcile::{self, AwsError, Diff, Status};
-use ironbark_core::tags::TagDiff;
+use ironbark_core::reconcile::{self, AwsError, Status};
 
 use crate::error::DatabaseError;
 use crate::rds;
+
+mod diff;
+#[cfg(test)]
+mod tests;
+
+pub use diff::{decide, diff, ParameterChange, ParameterGroupDiff};
 
 /// Whether the group is for instances or for Aurora clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,170 +132,6 @@ pub fn is_static(name: &str, observed: Option<&ObservedParameter>) -> bool {
 pub fn name_of(ctx: &Context, logical_id: &str) -> String {
     ctx.physical_name(logical_id, &NameRule::RDS_IDENTIFIER)
         .to_ascii_lowercase()
-}
-
-/// One parameter to set (or reset to the engine default), with how AWS applies it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParameterChange {
-    /// The parameter name.
-    pub name: String,
-    /// The value found, when set.
-    pub observed: Option<String>,
-    /// The value to set; `None` resets it to the engine default.
-    pub desired: Option<String>,
-    /// Static: applied `pending-reboot` (takes effect at the next reboot); otherwise
-    /// `immediate`.
-    pub is_static: bool,
-}
-
-/// What differs between a parameter group and its spec; the ensure acts on exactly this.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ParameterGroupDiff {
-    /// The group does not exist: the create call, then every parameter of the spec.
-    pub create: bool,
-    /// A family change, refused: (field, reason).
-    refusal: Option<(String, String)>,
-    /// The family of a group to create.
-    family: String,
-    /// The parameters to set (the spec's, in name order) and then to reset (set by hand,
-    /// no longer in the spec).
-    pub parameters: Vec<ParameterChange>,
-    /// Tags to set and remove.
-    pub tags: TagDiff,
-    /// The tags' plan rendering.
-    tag_fields: Vec<FieldDiff>,
-}
-
-impl ParameterGroupDiff {
-    /// The static parameters the diff sets: they wait for a reboot.
-    #[must_use]
-    pub fn reboot_required(&self) -> Vec<String> {
-        self.parameters
-            .iter()
-            .filter(|p| p.is_static && p.desired.is_some())
-            .map(|p| p.name.clone())
-            .collect()
-    }
-}
-
-impl Diff for ParameterGroupDiff {
-    fn is_empty(&self) -> bool {
-        !self.create && self.refusal.is_none() && self.parameters.is_empty() && self.tags.is_empty()
-    }
-
-    fn fields(&self) -> Vec<FieldDiff> {
-        let shown = |p: &ParameterChange| match &p.desired {
-            Some(v) if p.is_static => format!("{v} (pending-reboot)"),
-            Some(v) => v.clone(),
-            None => "(engine default)".to_owned(),
-        };
-        if self.create {
-            let mut fields = vec![FieldDiff::set("family", &self.family)];
-            fields.extend(
-                self.parameters
-                    .iter()
-                    .map(|p| FieldDiff::set(format!("parameters.{}", p.name), shown(p))),
-            );
-            return fields;
-        }
-        let mut fields: Vec<FieldDiff> = self
-            .parameters
-            .iter()
-            .map(|p| {
-                FieldDiff::new(
-                    format!("parameters.{}", p.name),
-                    p.observed.clone(),
-                    Some(shown(p)),
-                )
-            })
-            .collect();
-        fields.extend(self.tag_fields.iter().cloned());
-        fields
-    }
-
-    fn refusal(&self) -> Option<(String, String)> {
-        self.refusal.clone()
-    }
-}
-
-/// The diff for a parameter group. Pure. The description cannot change in place and is
-/// informative only: its drift is ignored.
-#[must_use]
-pub fn diff(
-    spec: &ParameterGroupSpec,
-    tags: &Tags,
-    observed: Option<&ObservedParameterGroup>,
-) -> ParameterGroupDiff {
-    let Some(obs) = observed else {
-        return ParameterGroupDiff {
-            create: true,
-            family: spec.family.clone(),
-            parameters: spec
-                .parameters
-                .iter()
-                .map(|(k, v)| ParameterChange {
-                    name: k.clone(),
-                    observed: None,
-                    desired: Some(v.clone()),
-                    is_static: is_static(k, None),
-                })
-                .collect(),
-            ..ParameterGroupDiff::default()
-        };
-    };
-    if obs.family != spec.family {
-        return ParameterGroupDiff {
-            refusal: Some((
-                format!("family ({} -> {})", obs.family, spec.family),
-                "a parameter group's family cannot change; it follows the engine's major version, and major upgrades are refused (upgrade by hand after testing, then deploy)".into(),
-            )),
-            ..ParameterGroupDiff::default()
-        };
-    }
-    let mut parameters: Vec<ParameterChange> = spec
-        .parameters
-        .iter()
-        .filter_map(|(k, v)| {
-            let o = obs.parameters.get(k);
-            (o.map(|o| o.value.as_str()) != Some(v.as_str())).then(|| ParameterChange {
-                name: k.clone(),
-                observed: o.map(|o| o.value.clone()),
-                desired: Some(v.clone()),
-                is_static: is_static(k, o),
-            })
-        })
-        .collect();
-    parameters.extend(
-        obs.parameters
-            .iter()
-            .filter(|(k, _)| !spec.parameters.contains_key(*k))
-            .map(|(k, o)| ParameterChange {
-                name: k.clone(),
-                observed: Some(o.value.clone()),
-                desired: None,
-                is_static: is_static(k, Some(o)),
-            }),
-    );
-    ParameterGroupDiff {
-        parameters,
-        tags: tags.diff(obs.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        tag_fields: tags.field_diffs(&obs.tags),
-        ..ParameterGroupDiff::default()
-    }
-}
-
-/// The change for a parameter group. Pure.
-#[must_use]
-pub fn decide(
-    spec: &ParameterGroupSpec,
-    tags: &Tags,
-    observed: Option<&ObservedParameterGroup>,
-) -> Change {
-    reconcile::change_of(
-        observed.is_some(),
-        &diff(spec, tags, observed),
-        &Status::Ready,
-    )
 }
 
 async fn find(
@@ -649,102 +490,4 @@ pub async fn destroy_parameter_group(
         physical_id: Some(name),
         change,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(params: &[(&str, &str)]) -> ParameterGroupSpec {
-        ParameterGroupSpec {
-            logical_id: "database/parameters".into(),
-            scope: Scope::Instance,
-            family: "postgres16".into(),
-            description: "d".into(),
-            parameters: params
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
-    fn observed(params: &[(&str, &str, &str)], tags: &Tags) -> ObservedParameterGroup {
-        ObservedParameterGroup {
-            name: "n".into(),
-            arn: "arn".into(),
-            family: "postgres16".into(),
-            description: "d".into(),
-            parameters: params
-                .iter()
-                .map(|(k, v, t)| {
-                    (
-                        (*k).to_owned(),
-                        ObservedParameter {
-                            value: (*v).to_owned(),
-                            apply_type: Some((*t).to_owned()),
-                        },
-                    )
-                })
-                .collect(),
-            tags: tags.as_map().clone(),
-        }
-    }
-
-    #[test]
-    fn static_changes_say_pending_reboot_and_removed_ones_reset() {
-        let tags = Tags::standard("p", "dev", "o", "c", "s");
-        let obs = observed(
-            &[
-                ("log_min_duration_statement", "500", "dynamic"),
-                ("work_mem", "4096", "dynamic"),
-            ],
-            &tags,
-        );
-        let want = spec(&[
-            ("log_min_duration_statement", "1000"),
-            ("shared_preload_libraries", "pg_stat_statements"),
-        ]);
-        let Change::Update { fields } = decide(&want, &tags, Some(&obs)) else {
-            panic!("expected an update");
-        };
-        let text: Vec<String> = fields
-            .iter()
-            .map(|f| format!("{}={:?}->{:?}", f.field, f.old, f.new))
-            .collect();
-        assert_eq!(
-            text,
-            [
-                "parameters.log_min_duration_statement=Some(\"500\")->Some(\"1000\")",
-                "parameters.shared_preload_libraries=None->Some(\"pg_stat_statements (pending-reboot)\")",
-                "parameters.work_mem=Some(\"4096\")->Some(\"(engine default)\")",
-            ]
-        );
-    }
-
-    #[test]
-    fn family_change_is_refused_and_converged_is_noop() {
-        let tags = Tags::standard("p", "dev", "o", "c", "s");
-        let obs = observed(&[("work_mem", "4096", "dynamic")], &tags);
-        assert_eq!(
-            decide(&spec(&[("work_mem", "4096")]), &tags, Some(&obs)),
-            Change::NoOp
-        );
-        let mut next = spec(&[("work_mem", "4096")]);
-        next.family = "postgres17".into();
-        assert!(matches!(
-            decide(&next, &tags, Some(&obs)),
-            Change::Refused { field, .. } if field.starts_with("family")
-        ));
-    }
-
-    #[test]
-    fn apply_type_from_aws_wins_over_the_known_list() {
-        let dynamic = ObservedParameter {
-            value: "x".into(),
-            apply_type: Some("dynamic".into()),
-        };
-        assert!(!is_static("max_connections", Some(&dynamic)));
-        assert!(is_static("max_connections", None));
-        assert!(!is_static("work_mem", None));
-    }
 }
