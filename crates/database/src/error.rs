@@ -1,6 +1,11 @@
-//! Errors of the database crate. Messages name the resource; none ever holds a password, an
-//! auth token or a secret value (SQL that carries a credential is never quoted).
+//! Errors of the database crate: core's [`ResourceError`] for everything a resource meets
+//! (AWS failures as [`AwsError`], with the error code and what it means), plus what only
+//! PostgreSQL has (connections, statements, catalog answers). Messages name the resource; none
+//! ever holds a password, an auth token or a secret value (SQL that carries a credential is
+//! never quoted).
 
+use ironbark_core::reconcile::{render, AwsError, ResourceError};
+use ironbark_core::wait::WaitError;
 use ironbark_core::BoxedSdkError;
 use thiserror::Error;
 
@@ -36,96 +41,122 @@ pub enum DatabaseError {
         /// What was unexpected.
         detail: String,
     },
-    /// An AWS call failed.
-    #[error("failed to {action} {kind} {name}")]
-    Aws {
-        /// What was attempted (`create`, `read`, `modify`).
-        action: &'static str,
-        /// The resource kind (`DB instance`, `replication group`).
-        kind: &'static str,
-        /// The physical name or logical id.
-        name: String,
-        /// The SDK error.
-        #[source]
-        source: BoxedSdkError,
-    },
-    /// AWS's answer lacks something it always returns (an id, an ARN, an endpoint).
-    #[error("{kind} {name}: AWS's response has no {what}")]
-    Missing {
-        /// The resource kind.
-        kind: &'static str,
-        /// The physical name.
-        name: String,
-        /// What is missing.
-        what: &'static str,
-    },
-    /// A change Ironbark refuses to make (replacing a stateful resource, deleting a protected
-    /// one, adopting a resource that belongs to something else).
-    #[error("refusing to change {kind} {name}: {reason}")]
-    Refused {
-        /// The resource kind.
-        kind: &'static str,
-        /// The physical name.
-        name: String,
-        /// Why, naming the field, and what the user can do.
-        reason: String,
-    },
-    /// The spec itself is invalid.
-    #[error("invalid spec for {kind} {name}: {reason}")]
-    InvalidSpec {
-        /// The resource kind.
-        kind: &'static str,
-        /// The logical id.
-        name: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Waiting for a resource failed or timed out.
-    #[error("failed waiting for {kind} {name}")]
-    Wait {
-        /// The resource kind.
-        kind: &'static str,
-        /// The physical name.
-        name: String,
-        /// The wait error.
-        #[source]
-        source: BoxedSdkError,
-    },
+    /// What every resource of every domain can meet (an AWS call that failed, with its error
+    /// code and meaning; an answer missing something; a refusal; an invalid spec; a wait that
+    /// did not end well): core's [`ResourceError`].
+    /// Boxed, so that every `Result` of the crate stays small.
+    #[error(transparent)]
+    Resource(Box<ResourceError>),
+}
+
+impl From<ResourceError> for DatabaseError {
+    fn from(e: ResourceError) -> Self {
+        Self::Resource(Box::new(e))
+    }
+}
+
+impl From<AwsError> for DatabaseError {
+    fn from(e: AwsError) -> Self {
+        ResourceError::Aws(e).into()
+    }
 }
 
 impl DatabaseError {
-    /// An error-mapping closure for a failed AWS call.
-    pub(crate) fn aws<'a, E>(
-        action: &'static str,
-        kind: &'static str,
-        name: &'a str,
-    ) -> impl FnOnce(E) -> Self + 'a
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        move |e| Self::Aws {
-            action,
-            kind,
-            name: name.to_owned(),
-            source: Box::new(e),
-        }
-    }
-
     /// A missing-field error.
     pub(crate) fn missing(kind: &'static str, name: &str, what: &'static str) -> Self {
-        Self::Missing {
+        ResourceError::Missing {
             kind,
             name: name.to_owned(),
             what,
         }
+        .into()
     }
 
-    /// A refusal naming the resource and why.
-    pub(crate) fn refused(kind: &'static str, name: &str, reason: impl Into<String>) -> Self {
-        Self::Refused {
+    /// A refusal naming the resource and why (not about one field).
+    pub(crate) fn refused(
+        kind: &'static str,
+        name: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        ResourceError::Refused {
             kind,
-            name: name.to_owned(),
+            name: name.into(),
+            field: None,
             reason: reason.into(),
+        }
+        .into()
+    }
+
+    /// An invalid spec, naming the resource and what is wrong.
+    pub(crate) fn invalid(
+        kind: &'static str,
+        name: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        ResourceError::InvalidSpec {
+            kind,
+            name: name.into(),
+            reason: reason.into(),
+        }
+        .into()
+    }
+
+    /// An error-mapping closure for a wait that ended badly. A failed poll keeps its error as
+    /// the wait's source; a poll only fails on an AWS call (a SQL error cannot happen there,
+    /// and would be kept as its rendering).
+    pub(crate) fn wait<'a>(
+        kind: &'static str,
+        name: &'a str,
+    ) -> impl FnOnce(WaitError<DatabaseError>) -> Self + 'a {
+        move |e| {
+            let source = match e {
+                WaitError::TimedOut {
+                    resource,
+                    last_status,
+                    waited,
+                } => WaitError::TimedOut {
+                    resource,
+                    last_status,
+                    waited,
+                },
+                WaitError::Failed { resource, status } => WaitError::Failed { resource, status },
+                WaitError::Poll { resource, source } => WaitError::Poll {
+                    resource,
+                    source: Box::new(match source {
+                        Self::Resource(r) => *r,
+                        other => ResourceError::InvalidSpec {
+                            kind,
+                            name: name.to_owned(),
+                            reason: render(&other),
+                        },
+                    }),
+                },
+            };
+            ResourceError::Wait {
+                kind,
+                name: name.to_owned(),
+                source,
+            }
+            .into()
+        }
+    }
+
+    /// The resource error of this failure (AWS, missing, refused, invalid spec, wait), when
+    /// it is one.
+    #[must_use]
+    pub fn resource(&self) -> Option<&ResourceError> {
+        match self {
+            Self::Resource(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The AWS error of this failure, when it is one.
+    #[must_use]
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self.resource() {
+            Some(ResourceError::Aws(e)) => Some(e),
+            _ => None,
         }
     }
 

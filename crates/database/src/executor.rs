@@ -109,7 +109,7 @@ impl PgExecutor {
     /// a server that does not offer it is an error, whatever `sslmode` the URL names.
     ///
     /// # Errors
-    /// [`DatabaseError::InvalidSpec`] when the URL or the CA bundle cannot be parsed or no root
+    /// [`ResourceError::InvalidSpec`](ironbark_core::reconcile::ResourceError::InvalidSpec) when the URL or the CA bundle cannot be parsed or no root
     /// is left to trust; [`DatabaseError::Connect`] when the server cannot be reached, offers
     /// no TLS, presents a certificate the roots do not vouch for (the source chain then says
     /// `invalid peer certificate: UnknownIssuer` or the like), or refuses the login.
@@ -126,12 +126,13 @@ impl PgExecutor {
     /// ```
     pub async fn connect_tls(url: &str, tls: &TlsOptions) -> Result<Self, DatabaseError> {
         // The parse error of a URL may quote the URL, password included: it is not kept.
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|_| DatabaseError::InvalidSpec {
-                kind: "postgresql connection",
-                name: "url".into(),
-                reason: "not a valid postgres:// URL or key=value string".into(),
-            })?;
+        let config: tokio_postgres::Config = url.parse().map_err(|_| {
+            DatabaseError::invalid(
+                "postgresql connection",
+                "url",
+                "not a valid postgres:// URL or key=value string",
+            )
+        })?;
         Self::connect_config_tls(&config, tls).await
     }
 
@@ -204,14 +205,10 @@ impl TlsOptions {
     /// 1.3, the roots chosen, no client certificate.
     ///
     /// # Errors
-    /// [`DatabaseError::InvalidSpec`] when a bundle holds no certificate or an unparsable one,
+    /// [`ResourceError::InvalidSpec`](ironbark_core::reconcile::ResourceError::InvalidSpec) when a bundle holds no certificate or an unparsable one,
     /// or when no root is left to trust.
     pub fn client_config(&self) -> Result<rustls::ClientConfig, DatabaseError> {
-        let invalid = |reason: String| DatabaseError::InvalidSpec {
-            kind: "TLS options",
-            name: "postgresql".into(),
-            reason,
-        };
+        let invalid = |reason: String| DatabaseError::invalid("TLS options", "postgresql", reason);
         let mut roots = rustls::RootCertStore::empty();
         if self.native_roots {
             // Unreadable entries of the platform store are skipped, as curl and browsers do.

@@ -27,23 +27,23 @@ pub mod dynamodb;
 mod error;
 pub mod executor;
 pub mod instance;
+pub mod login_role;
 pub mod parameter_group;
 pub mod pgvector;
 mod rds;
-pub mod role;
 pub mod stack;
 pub mod subnet_group;
 
 pub use data_api::DataApiExecutor;
 pub use error::DatabaseError;
 pub use executor::{Executor, PgExecutor, Row, TlsOptions};
+pub use login_role::{
+    bedrock_user_grants, ensure_login_role, read_secret_string, LoginRoleOutcome, SchemaGrant,
+    BEDROCK_USER,
+};
 pub use pgvector::{
     bedrock_knowledge_base, ensure_pgvector, ensure_vector_schema, plan_vector_schema, ColumnKind,
     ColumnSpec, FullTextIndexSpec, IndexMethod, VectorIndexSpec, VectorOps, VectorSchemaOutcome,
     VectorSchemaSpec,
-};
-pub use role::{
-    bedrock_user_grants, ensure_login_role, read_secret_string, LoginRoleOutcome, SchemaGrant,
-    BEDROCK_USER,
 };
 pub use stack::{destroy_database, ensure_database, DatabaseInputs, DatabaseOutcome};

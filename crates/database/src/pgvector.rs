@@ -260,8 +260,8 @@ pub struct VectorSchemaSpec {
 /// `to_tsvector('simple', chunks)`. Titan Text Embeddings v2 uses 1024 dimensions.
 ///
 /// The `bedrock_user` role Bedrock connects as (password in Secrets Manager) is reconciled
-/// separately: [`ensure_login_role`](crate::role::ensure_login_role) with
-/// [`bedrock_user_grants`](crate::role::bedrock_user_grants), after this schema exists.
+/// separately: [`ensure_login_role`](crate::login_role::ensure_login_role) with
+/// [`bedrock_user_grants`](crate::login_role::bedrock_user_grants), after this schema exists.
 #[must_use]
 pub fn bedrock_knowledge_base(dimension: u32) -> VectorSchemaSpec {
     let col = |name: &str, kind| ColumnSpec {
@@ -379,13 +379,6 @@ pub struct VectorSchemaDecision {
     pub full_text_index: Option<Change>,
 }
 
-fn refused(field: String, reason: &str) -> Change {
-    Change::Refused {
-        field,
-        reason: reason.into(),
-    }
-}
-
 fn decide_table(
     spec: &VectorSchemaSpec,
     columns: Option<&BTreeMap<String, String>>,
@@ -411,7 +404,7 @@ fn decide_table(
         match observed.get(name) {
             None if name == spec.id_column => {
                 return (
-                    refused(
+                    Change::refused(
                         format!("columns.{name}"),
                         "the existing table has no such primary key column; adding a primary key \
                          to a table with rows is left to the user",
@@ -435,7 +428,7 @@ fn decide_table(
                     _ => format!("columns.{name}.type ({ty} -> {kind})"),
                 };
                 return (
-                    refused(
+                    Change::refused(
                         field,
                         "changing a column's type or dimension would rewrite or drop the stored \
                          rows; migrate the data yourself or keep the existing type",
@@ -452,7 +445,7 @@ fn decide_table(
             primary_key.join(", ")
         };
         return (
-            refused(
+            Change::refused(
                 format!("primary_key ({found} -> {})", spec.id_column),
                 "changing a table's primary key fails on duplicate or null ids and locks the \
                  table; do it yourself or keep the existing key",
@@ -502,7 +495,7 @@ fn compare_vector_index(spec: &VectorIndexSpec, found: &ObservedIndex) -> Change
     let method = spec.method.name();
     let found_method = found.method().unwrap_or("?");
     if found_method != method {
-        return refused(
+        return Change::refused(
             format!("vector_index.method ({found_method} -> {method})"),
             REASON,
         );
@@ -515,7 +508,7 @@ fn compare_vector_index(spec: &VectorIndexSpec, found: &ObservedIndex) -> Change
         .find(|w| w.starts_with("vector_") && w.ends_with("_ops"))
         .unwrap_or(VectorOps::L2.opclass());
     if found_ops != spec.ops.opclass() {
-        return refused(
+        return Change::refused(
             format!(
                 "vector_index.opclass ({found_ops} -> {})",
                 spec.ops.opclass()
@@ -533,7 +526,7 @@ fn compare_vector_index(spec: &VectorIndexSpec, found: &ObservedIndex) -> Change
         };
         let have = params.get(k).map_or(default, String::as_str);
         if have != v.to_string() {
-            return refused(format!("vector_index.{k} ({have} -> {v})"), REASON);
+            return Change::refused(format!("vector_index.{k} ({have} -> {v})"), REASON);
         }
     }
     Change::NoOp
@@ -551,7 +544,7 @@ fn decide_vector_index(
         |found| compare_vector_index(spec, found),
         || {
             if let Some(n) = dimension.filter(|n| *n > MAX_INDEXED_DIMENSIONS) {
-                return refused(
+                return Change::refused(
                     format!("vector_index.column ({} is vector({n}))", spec.column),
                     "pgvector cannot index vector columns of more than 2000 dimensions; use \
                      fewer dimensions or no index",
@@ -576,7 +569,7 @@ fn decide_vector_index(
 fn compare_full_text_index(spec: &FullTextIndexSpec, found: &ObservedIndex) -> Change {
     let method = found.method().unwrap_or("?");
     if method != "gin" {
-        return refused(
+        return Change::refused(
             format!("full_text_index.method ({method} -> gin)"),
             "an index's method cannot change in place; drop the index yourself or keep it",
         );
@@ -589,7 +582,7 @@ fn compare_full_text_index(spec: &FullTextIndexSpec, found: &ObservedIndex) -> C
         .map(|(config, _)| config);
     match config {
         Some(c) if c == spec.config => Change::NoOp,
-        other => refused(
+        other => Change::refused(
             format!(
                 "full_text_index.expression ({keys} -> to_tsvector('{}', {}))",
                 spec.config, spec.column
@@ -635,8 +628,8 @@ pub fn decide(spec: &VectorSchemaSpec, observed: &ObservedVectorSchema) -> Vecto
     let table_refused = matches!(table, Change::Refused { .. });
     let gate = |c: Change| {
         if table_refused && c.is_change() {
-            refused(
-                "table".into(),
+            Change::refused(
+                "table",
                 "the table's own change is refused; resolve that first",
             )
         } else {

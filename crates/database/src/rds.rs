@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::Tag;
 use ironbark_core::plan::FieldDiff;
+use ironbark_core::tags::TagDiff;
 use ironbark_core::{Context, Tags};
+
+use ironbark_core::reconcile::{AwsError, ResourceError};
 
 use crate::error::DatabaseError;
 
@@ -47,22 +50,32 @@ pub(crate) async fn apply_tags(
     name: &str,
 ) -> Result<(), DatabaseError> {
     let diff = desired.diff(observed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    write_tags(rds, arn, &diff, kind, name).await
+}
+
+/// Makes the tag writes of `diff` on the resource `arn`.
+pub(crate) async fn write_tags(
+    rds: &aws_sdk_rds::Client,
+    arn: &str,
+    diff: &TagDiff,
+    kind: &'static str,
+    name: &str,
+) -> Result<(), DatabaseError> {
     if !diff.set.is_empty() {
-        let set = diff.to_set();
         rds.add_tags_to_resource()
             .resource_name(arn)
-            .set_tags(Some(rds_tags(&set)))
+            .set_tags(Some(rds_tags(&diff.to_set())))
             .send()
             .await
-            .map_err(DatabaseError::aws("tag", kind, name))?;
+            .map_err(AwsError::map("tag", kind, name))?;
     }
     if !diff.remove.is_empty() {
         rds.remove_tags_from_resource()
             .resource_name(arn)
-            .set_tag_keys(Some(diff.remove))
+            .set_tag_keys(Some(diff.remove.clone()))
             .send()
             .await
-            .map_err(DatabaseError::aws("untag", kind, name))?;
+            .map_err(AwsError::map("untag", kind, name))?;
     }
     Ok(())
 }
@@ -114,13 +127,7 @@ pub(crate) fn owned_by(tags: &BTreeMap<String, String>, ctx: &Context, logical_i
 
 /// The refusal for a resource of our name that is not ours.
 pub(crate) fn foreign(kind: &'static str, name: &str, logical_id: &str) -> DatabaseError {
-    DatabaseError::refused(
-        kind,
-        name,
-        format!(
-            "it exists but its tags do not mark it as {logical_id} of this stack and environment; Ironbark never adopts a stateful resource implicitly (rename it, or tag it ironbark:stack/ironbark:env/ironbark:id to adopt it)"
-        ),
-    )
+    ResourceError::foreign(kind, name, logical_id).into()
 }
 
 /// The checks an `ensure_*` makes of the instance or cluster it found: it is this stack's,
@@ -155,9 +162,9 @@ pub(crate) fn refuse_in_apply(
     change: &ironbark_core::Change,
 ) -> Result<(), DatabaseError> {
     match change {
-        ironbark_core::Change::Refused { field, reason } if ctx.is_apply() => Err(
-            DatabaseError::refused(kind, id, format!("{field}: {reason}")),
-        ),
+        ironbark_core::Change::Refused { field, reason } if ctx.is_apply() => {
+            Err(ResourceError::refused(kind, id, field, reason).into())
+        }
         _ => Ok(()),
     }
 }

@@ -15,10 +15,12 @@ use crate::dynamodb::{
     self, AttributeType, Billing, GsiSpec, KeyAttribute, Projection, TableDestroyOptions,
     TableSpec, Throughput,
 };
+use crate::login_role;
 use crate::pgvector;
-use crate::role;
 
 use crate::cluster::{self, ClusterSpec};
+use ironbark_core::reconcile::ResourceError;
+
 use crate::error::DatabaseError;
 use crate::instance::{self, DestroyOptions, InstanceSpec, Placement, StandaloneSpec};
 use crate::parameter_group::{self, ParameterGroupSpec, Scope};
@@ -210,11 +212,7 @@ async fn ensure_postgres(
             "{kind} {id} holds the data; switching engines would create a second, empty database beside it. Migrate the data (snapshot restore or dump) into a new stack instead"
         );
         if ctx.is_apply() {
-            return Err(DatabaseError::Refused {
-                kind: "database",
-                name: id,
-                reason: format!("{field}: {reason}"),
-            });
+            return Err(ResourceError::refused("database", &id, &field, &reason).into());
         }
         out.plan.push(ResourceChange {
             id: match cfg.engine {
@@ -319,7 +317,7 @@ async fn ensure_postgres(
 /// a final snapshot is taken when the profile says `final_snapshot = true`.
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a protected database, other errors as they come.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a protected database, other errors as they come.
 pub async fn destroy_database(
     ctx: &Context,
     cfg: &DatabaseConfig,
@@ -464,22 +462,14 @@ async fn refuse_protected(ctx: &Context, cfg: &DatabaseConfig) -> Result<(), Dat
         .await?
         .is_some_and(|o| o.deletion_protection)
     {
-        return Err(DatabaseError::Refused {
-            kind: "DB instance",
-            name: id,
-            reason: reason.into(),
-        });
+        return Err(DatabaseError::refused("DB instance", id, reason));
     }
     let id = cluster::identifier_of(ctx, CLUSTER);
     if cluster::find_cluster(ctx, &id)
         .await?
         .is_some_and(|o| o.deletion_protection)
     {
-        return Err(DatabaseError::Refused {
-            kind: "DB cluster",
-            name: id,
-            reason: reason.into(),
-        });
+        return Err(DatabaseError::refused("DB cluster", id, reason));
     }
     for name in cfg.tables.keys() {
         let table = dynamodb::table_name_of(ctx, &table_logical_id(name));
@@ -487,11 +477,7 @@ async fn refuse_protected(ctx: &Context, cfg: &DatabaseConfig) -> Result<(), Dat
             .await?
             .is_some_and(|t| t.deletion_protection)
         {
-            return Err(DatabaseError::Refused {
-                kind: "DynamoDB table",
-                name: table,
-                reason: "deletion protection is on; destroy with --allow-protected to turn it off and delete the table and its data".into(),
-            });
+            return Err(DatabaseError::refused("DynamoDB table", table, "deletion protection is on; destroy with --allow-protected to turn it off and delete the table and its data"));
         }
     }
     Ok(())
@@ -533,7 +519,7 @@ async fn ensure_vector(
                 "database/role/bedrock_user",
                 "postgres_role",
                 "role",
-                role::BEDROCK_USER.into(),
+                login_role::BEDROCK_USER.into(),
             ),
         ]);
     };
@@ -552,35 +538,31 @@ async fn ensure_vector(
         });
         changes.extend(pgvector::plan_vector_schema(&exec, &spec).await?.changes);
     }
-    let grants = role::bedrock_user_grants();
+    let grants = login_role::bedrock_user_grants();
     match (&inputs.vector_user_secret_arn, ctx.is_apply()) {
         (Some(arn), true) => {
-            let password: SecretString = role::read_secret_string(ctx, arn).await?;
+            let password: SecretString = login_role::read_secret_string(ctx, arn).await?;
             changes.extend(
-                role::ensure_login_role(&exec, role::BEDROCK_USER, &password, &grants)
+                login_role::ensure_login_role(&exec, login_role::BEDROCK_USER, &password, &grants)
                     .await?
                     .changes,
             );
         }
         (Some(_), false) => {
             changes.extend(
-                role::plan_login_role(&exec, role::BEDROCK_USER, &grants)
+                login_role::plan_login_role(&exec, login_role::BEDROCK_USER, &grants)
                     .await?
                     .changes,
             );
         }
         (None, true) => {
-            return Err(DatabaseError::InvalidSpec {
-                kind: "postgres_role",
-                name: role::BEDROCK_USER.into(),
-                reason: "no Secrets Manager secret for its password was given (DatabaseInputs::vector_user_secret_arn)".into(),
-            })
+            return Err(DatabaseError::invalid("postgres_role", login_role::BEDROCK_USER, "no Secrets Manager secret for its password was given (DatabaseInputs::vector_user_secret_arn)"))
         }
         (None, false) => changes.push(pending(
             "database/role/bedrock_user",
             "postgres_role",
             "role",
-            role::BEDROCK_USER.into(),
+            login_role::BEDROCK_USER.into(),
         )),
     }
     Ok(changes)

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use ironbark_core::naming::NameRule;
 use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
-use ironbark_core::{Context, Event, Tags};
+use ironbark_core::reconcile::{self, AwsError, Diff, Resource, Status};
+use ironbark_core::tags::TagDiff;
+use ironbark_core::{Context, Tags};
 
 use crate::error::DatabaseError;
 use crate::rds;
@@ -56,6 +58,110 @@ pub fn name_of(ctx: &Context, logical_id: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// What differs between a subnet group (DB or cache) and its spec; apply acts on exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubnetGroupDiff {
+    /// The group does not exist: it is created with the desired subnets and description.
+    pub create: bool,
+    /// Subnets, sorted: (observed, desired).
+    pub subnet_ids: Option<(Vec<String>, Vec<String>)>,
+    /// Description: (observed, desired).
+    pub description: Option<(String, String)>,
+    /// Tags to set and remove.
+    pub tags: TagDiff,
+    /// The tags' plan rendering.
+    tag_fields: Vec<FieldDiff>,
+}
+
+impl SubnetGroupDiff {
+    /// The diff of a group with `subnet_ids` (any order) and `description` against what was
+    /// found (its sorted subnets, description and tags). Pure.
+    #[must_use]
+    pub fn of(
+        subnet_ids: &[String],
+        description: &str,
+        tags: &Tags,
+        observed: Option<(&[String], &str, &BTreeMap<String, String>)>,
+    ) -> Self {
+        let mut want = subnet_ids.to_vec();
+        want.sort();
+        want.dedup();
+        let Some((have, have_description, have_tags)) = observed else {
+            return Self {
+                create: true,
+                subnet_ids: Some((Vec::new(), want)),
+                description: Some((String::new(), description.to_owned())),
+                ..Self::default()
+            };
+        };
+        Self {
+            create: false,
+            subnet_ids: (have != want.as_slice()).then(|| (have.to_vec(), want)),
+            description: (have_description != description)
+                .then(|| (have_description.to_owned(), description.to_owned())),
+            tags: tags.diff(have_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            tag_fields: tags.field_diffs(have_tags),
+        }
+    }
+
+    /// Whether the subnets or the description change (one modify call sets both).
+    #[must_use]
+    pub fn modifies(&self) -> bool {
+        self.subnet_ids.is_some() || self.description.is_some()
+    }
+
+    /// The desired subnets, sorted, when they change.
+    #[must_use]
+    pub fn desired_subnets(&self) -> Option<&[String]> {
+        self.subnet_ids.as_ref().map(|(_, want)| want.as_slice())
+    }
+}
+
+impl Diff for SubnetGroupDiff {
+    fn is_empty(&self) -> bool {
+        !self.create && !self.modifies() && self.tags.is_empty()
+    }
+
+    fn fields(&self) -> Vec<FieldDiff> {
+        if self.create {
+            let (_, want) = self.subnet_ids.clone().unwrap_or_default();
+            let (_, description) = self.description.clone().unwrap_or_default();
+            return vec![
+                FieldDiff::set("subnet_ids", want.join(",")),
+                FieldDiff::set("description", description),
+            ];
+        }
+        let mut fields = Vec::new();
+        if let Some((have, want)) = &self.subnet_ids {
+            fields.push(FieldDiff::new(
+                "subnet_ids",
+                Some(have.join(",")),
+                Some(want.join(",")),
+            ));
+        }
+        if let Some((have, want)) = &self.description {
+            fields.push(FieldDiff::new("description", Some(have), Some(want)));
+        }
+        fields.extend(self.tag_fields.iter().cloned());
+        fields
+    }
+}
+
+/// The diff for a subnet group. Pure.
+#[must_use]
+pub fn diff(
+    spec: &SubnetGroupSpec,
+    tags: &Tags,
+    observed: Option<&ObservedSubnetGroup>,
+) -> SubnetGroupDiff {
+    SubnetGroupDiff::of(
+        &spec.subnet_ids,
+        &spec.description,
+        tags,
+        observed.map(|o| (o.subnet_ids.as_slice(), o.description.as_str(), &o.tags)),
+    )
+}
+
 /// The change for a subnet group. Pure.
 #[must_use]
 pub fn decide(
@@ -63,33 +169,11 @@ pub fn decide(
     tags: &Tags,
     observed: Option<&ObservedSubnetGroup>,
 ) -> Change {
-    let mut want = spec.subnet_ids.clone();
-    want.sort();
-    let Some(obs) = observed else {
-        return Change::Create {
-            fields: vec![
-                FieldDiff::set("subnet_ids", want.join(",")),
-                FieldDiff::set("description", &spec.description),
-            ],
-        };
-    };
-    let mut fields = Vec::new();
-    if obs.subnet_ids != want {
-        fields.push(FieldDiff::new(
-            "subnet_ids",
-            Some(obs.subnet_ids.join(",")),
-            Some(want.join(",")),
-        ));
-    }
-    if obs.description != spec.description {
-        fields.push(FieldDiff::new(
-            "description",
-            Some(&obs.description),
-            Some(&spec.description),
-        ));
-    }
-    fields.extend(rds::tag_fields(tags, &obs.tags));
-    Change::update_if_any(fields)
+    reconcile::change_of(
+        observed.is_some(),
+        &diff(spec, tags, observed),
+        &Status::Ready,
+    )
 }
 
 async fn find(
@@ -104,7 +188,7 @@ async fn find(
     {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => return Ok(None),
-        Err(e) => return Err(DatabaseError::aws("read", KIND, name)(e)),
+        Err(e) => return Err(DatabaseError::from(AwsError::new("read", KIND, name, e))),
     };
     let Some(group) = out.db_subnet_groups().first() else {
         return Ok(None);
@@ -115,7 +199,7 @@ async fn find(
         .resource_name(&arn)
         .send()
         .await
-        .map_err(DatabaseError::aws("read the tags of", KIND, name))?;
+        .map_err(AwsError::map("read the tags of", KIND, name))?;
     let mut subnet_ids: Vec<String> = group
         .subnets()
         .iter()
@@ -141,68 +225,94 @@ async fn find(
 /// of that name carrying another stack's tags is refused, never adopted.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails, [`DatabaseError::Refused`] for a foreign group.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails, [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a foreign group.
 pub async fn ensure_subnet_group(
     ctx: &Context,
     spec: &SubnetGroupSpec,
 ) -> Result<SubnetGroupOutcome, DatabaseError> {
-    let client = rds::client(ctx);
-    let name = name_of(ctx, &spec.logical_id);
-    ctx.report(Event::Started {
-        resource: spec.logical_id.clone(),
-    });
-    let _permit = ctx.permit("rds").await;
-    let observed = find(&client, &name).await?;
-    if let Some(obs) = &observed {
-        if !rds::owned_by(&obs.tags, ctx, &spec.logical_id) {
-            return Err(rds::foreign(KIND, &name, &spec.logical_id));
-        }
+    let converged = reconcile::converge(ctx, spec).await?;
+    Ok(SubnetGroupOutcome {
+        name: converged
+            .output
+            .into_value()
+            .unwrap_or_else(|| spec.name(ctx)),
+        change: converged.change,
+    })
+}
+
+impl Resource for SubnetGroupSpec {
+    type Observed = ObservedSubnetGroup;
+    type Diff = SubnetGroupDiff;
+    type Output = String;
+    type Error = DatabaseError;
+    const KIND: &'static str = KIND;
+    const SERVICE: &'static str = "rds";
+
+    fn logical_id(&self) -> &str {
+        &self.logical_id
     }
-    let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
-    if ctx.is_apply() && change.is_change() {
-        match &observed {
+
+    fn name(&self, ctx: &Context) -> String {
+        name_of(ctx, &self.logical_id)
+    }
+
+    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedSubnetGroup>, DatabaseError> {
+        find(&rds::client(ctx), &self.name(ctx)).await
+    }
+
+    fn tags<'a>(&self, observed: &'a ObservedSubnetGroup) -> Option<&'a BTreeMap<String, String>> {
+        Some(&observed.tags)
+    }
+
+    fn diff(&self, tags: &Tags, observed: Option<&ObservedSubnetGroup>) -> SubnetGroupDiff {
+        diff(self, tags, observed)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        tags: &Tags,
+        observed: Option<&ObservedSubnetGroup>,
+        diff: &SubnetGroupDiff,
+    ) -> Result<String, DatabaseError> {
+        let client = rds::client(ctx);
+        let name = self.name(ctx);
+        match observed {
             None => {
                 client
                     .create_db_subnet_group()
                     .db_subnet_group_name(&name)
-                    .db_subnet_group_description(&spec.description)
-                    .set_subnet_ids(Some(spec.subnet_ids.clone()))
-                    .set_tags(Some(rds::rds_tags(&tags)))
+                    .db_subnet_group_description(&self.description)
+                    .set_subnet_ids(Some(self.subnet_ids.clone()))
+                    .set_tags(Some(rds::rds_tags(tags)))
                     .send()
                     .await
-                    .map_err(DatabaseError::aws("create", KIND, &name))?;
+                    .map_err(AwsError::map("create", KIND, &name))?;
             }
             Some(obs) => {
-                let mut want = spec.subnet_ids.clone();
-                want.sort();
-                if obs.subnet_ids != want || obs.description != spec.description {
+                if diff.modifies() {
+                    // The modify call names the whole group: its subnets and description.
+                    let subnets = diff
+                        .desired_subnets()
+                        .map_or_else(|| obs.subnet_ids.clone(), <[String]>::to_vec);
                     client
                         .modify_db_subnet_group()
                         .db_subnet_group_name(&name)
-                        .db_subnet_group_description(&spec.description)
-                        .set_subnet_ids(Some(want))
+                        .db_subnet_group_description(&self.description)
+                        .set_subnet_ids(Some(subnets))
                         .send()
                         .await
-                        .map_err(DatabaseError::aws("modify", KIND, &name))?;
+                        .map_err(AwsError::map("modify", KIND, &name))?;
                 }
-                rds::apply_tags(&client, &obs.arn, &tags, &obs.tags, KIND, &name).await?;
+                rds::write_tags(&client, &obs.arn, &diff.tags, KIND, &name).await?;
             }
         }
+        Ok(name)
     }
-    ctx.report(Event::Done {
-        resource: spec.logical_id.clone(),
-        change: change.clone(),
-    });
-    Ok(SubnetGroupOutcome {
-        change: ResourceChange {
-            id: spec.logical_id.clone(),
-            kind: KIND.to_owned(),
-            physical_id: Some(name.clone()),
-            change,
-        },
-        name,
-    })
+
+    fn output(&self, ctx: &Context, _observed: &ObservedSubnetGroup) -> String {
+        self.name(ctx)
+    }
 }
 
 /// Deletes the subnet group of `logical_id` (after the instances and clusters that use it).
@@ -211,7 +321,7 @@ pub async fn ensure_subnet_group(
 /// An absent group is a no-op; a group carrying another stack's tags is left alone.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_subnet_group(
     ctx: &Context,
     logical_id: &str,
@@ -232,7 +342,7 @@ pub async fn destroy_subnet_group(
         {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => {}
-            Err(e) => return Err(DatabaseError::aws("delete", KIND, &name)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("delete", KIND, &name, e))),
         }
     }
     Ok(ResourceChange {

@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use ironbark_core::plan::Plan;
+use ironbark_core::reconcile::ResourceError;
 use ironbark_core::{Change, Mode};
 use ironbark_database::cache::{self, CacheDestroyOptions, CacheSubnetGroupSpec, RedisSpec, PORT};
-use ironbark_database::DatabaseError;
 use ironbark_testkit::LogSummary;
 
 use crate::{writes_between, Harness};
@@ -411,7 +411,10 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
     // Apply: an error naming the field; nothing written.
     h.ctx.set_mode(Mode::Apply);
     let err = cache::ensure_redis(&h.ctx, &plain).await.unwrap_err();
-    assert!(matches!(err, DatabaseError::Refused { .. }));
+    assert!(matches!(
+        err.resource(),
+        Some(ResourceError::Refused { .. })
+    ));
     assert!(err.to_string().contains("at_rest_encryption"), "{err}");
     let after = h.requests();
     assert_eq!(
@@ -431,7 +434,7 @@ async fn redis_refusal_writes_nothing_and_token_never_shows() {
         .await
         .unwrap_err();
     assert!(
-        matches!(bad_err, DatabaseError::InvalidSpec { .. }),
+        matches!(bad_err.resource(), Some(ResourceError::InvalidSpec { .. })),
         "{bad_err:?}"
     );
     assert!(bad_err.to_string().contains(&bad_arn));
@@ -490,22 +493,16 @@ async fn redis_interrupted_create_resumes() {
     // The next run waits for it: no create, no write, no "already exists".
     let before = h.requests();
     let out = cache::ensure_redis(&h.ctx, &spec).await.unwrap();
-    // Nothing to change, but it was still creating: reported as a wait, not as "unchanged".
-    let changes: Vec<(&str, &Change)> = out
-        .changes
-        .iter()
-        .map(|c| (c.id.as_str(), &c.change))
-        .collect();
+    // The subnet group is converged; the group still creating is planned as in progress
+    // (the kit's `Change::InProgress`: a deploy waits for it) and waited for, not re-created.
+    let changes: Vec<&Change> = out.changes.iter().map(|c| &c.change).collect();
     assert_eq!(
         changes,
         [
-            ("database/cache-subnets", &Change::NoOp),
-            (
-                "database/cache",
-                &Change::InProgress {
-                    status: "creating".into()
-                }
-            ),
+            &Change::NoOp,
+            &Change::InProgress {
+                status: "creating".into()
+            }
         ],
         "{out:?}"
     );

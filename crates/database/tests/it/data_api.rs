@@ -7,7 +7,7 @@ use ironbark_core::plan::Change;
 use ironbark_core::retry::{Backoff, RetryPolicy};
 use ironbark_core::{Context, Mode, Plan};
 use ironbark_database::data_api::DataApiExecutor;
-use ironbark_database::role::{
+use ironbark_database::login_role::{
     bedrock_user_grants, ensure_login_role, read_secret_string, BEDROCK_USER,
 };
 use ironbark_database::{

@@ -5,12 +5,12 @@
 //! protected unless allowed.
 
 use crate::{writes_between, Harness};
+use ironbark_core::reconcile::ResourceError;
 use ironbark_core::{Change, Mode};
 use ironbark_database::dynamodb::{
     self, AttributeType, Billing, GsiSpec, KeyAttribute, Projection, TableDestroyOptions,
     TableSpec, Throughput,
 };
-use ironbark_database::DatabaseError;
 
 impl Harness {
     fn ddb(&self) -> aws_sdk_dynamodb::Client {
@@ -299,7 +299,10 @@ async fn table_key_change_refused_and_protected_destroy() {
     );
     h.ctx.set_mode(Mode::Apply);
     let err = dynamodb::ensure_table(&h.ctx, &rekeyed).await.unwrap_err();
-    assert!(matches!(err, DatabaseError::Refused { .. }), "{err:?}");
+    assert!(
+        matches!(err.resource(), Some(ResourceError::Refused { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("sort_key"), "{err}");
 
     // Destroy of a protected table: refused (plan and apply) unless allowed.

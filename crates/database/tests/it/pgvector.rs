@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use ironbark_core::plan::Change;
 use ironbark_database::executor::TlsOptions;
+use ironbark_database::login_role::{ensure_login_role, SchemaGrant};
 use ironbark_database::pgvector::{create_table_sql, plan_vector_schema};
-use ironbark_database::role::{ensure_login_role, SchemaGrant};
 use ironbark_database::{
     bedrock_knowledge_base, ensure_pgvector, ensure_vector_schema, DatabaseError, Executor,
     IndexMethod, PgExecutor, Row, VectorOps, VectorSchemaSpec,

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use crate::{writes_between, Harness};
 use ironbark_core::config::{DatabaseConfig, DbEngine, LoadOptions, StackConfig};
+use ironbark_core::reconcile::ResourceError;
 use ironbark_core::{Change, Event, Mode};
 use ironbark_database::stack::{self, DatabaseInputs, INSTANCE};
-use ironbark_database::{destroy_database, ensure_database, DatabaseError};
+use ironbark_database::{destroy_database, ensure_database};
 
 /// The shipped stack file's profile.
 fn profile(name: &str) -> StackConfig {
@@ -264,7 +265,10 @@ async fn fresh_profile(env: &str) {
     // Destroy: refused while protected (prod), then allowed.
     if db.deletion_protection {
         let err = destroy_database(&h.ctx, &db, false).await.unwrap_err();
-        assert!(matches!(&err, DatabaseError::Refused { .. }), "{err}");
+        assert!(
+            matches!(err.resource(), Some(ResourceError::Refused { .. })),
+            "{err}"
+        );
         assert!(err.to_string().contains("deletion protection"), "{err}");
         assert_eq!(
             describe(&h, &id).await.db_instance_status(),

@@ -7,20 +7,35 @@
 //! as for instances apply: in-place where AWS allows (ACU range, backups, windows, IAM auth,
 //! deletion protection, security groups, parameter group, Data API, minor version, reader
 //! count, instance class), refused with the field named where only a replacement would do.
+//!
+//! A composite step; hand-written ensure over the kit's pieces: the cluster, then its writer,
+//! then its readers once the writer exists (Aurora makes the first instance created the
+//! writer), then the readers no longer wanted removed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_rds::types::{DbCluster, ServerlessV2ScalingConfiguration};
+use aws_sdk_rds::types::ServerlessV2ScalingConfiguration;
 use futures::future::try_join_all;
 use ironbark_core::naming::NameRule;
-use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
+use ironbark_core::plan::{Change, ResourceChange};
 use ironbark_core::wait::{wait_for, Poll};
 use ironbark_core::{Context, Event, Tags};
+
+use ironbark_core::reconcile::AwsError;
 
 use crate::error::DatabaseError;
 use crate::instance::{self, DestroyOptions, InstanceSpec, Placement};
 use crate::rds;
+
+mod diff;
+mod observe;
+#[cfg(test)]
+mod tests;
+
+pub use diff::decide;
+pub use observe::find_cluster;
+use observe::{find, wait};
 
 /// How long a cluster may take to be created, modified or deleted.
 pub const CLUSTER_TIMEOUT: Duration = Duration::from_secs(90 * 60);
@@ -147,273 +162,6 @@ pub fn identifier_of(ctx: &Context, logical_id: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn refused(field: impl Into<String>, reason: impl Into<String>) -> Change {
-    Change::Refused {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
-fn acu(range: Option<(f64, f64)>) -> String {
-    range.map_or_else(|| "(none)".to_owned(), |(min, max)| format!("{min}-{max}"))
-}
-
-/// The change for a cluster (not its instances). Pure.
-#[must_use]
-pub fn decide(spec: &ClusterSpec, tags: &Tags, observed: Option<&ObservedCluster>) -> Change {
-    let Some(obs) = observed else {
-        let mut fields = vec![
-            FieldDiff::set("engine", "aurora-postgresql"),
-            FieldDiff::set("engine_version", &spec.engine_version),
-            FieldDiff::set("storage_encrypted", spec.storage_encrypted),
-            FieldDiff::set("backup_retention_days", spec.backup_retention_days),
-            FieldDiff::set("iam_auth", spec.iam_auth),
-            FieldDiff::set("deletion_protection", spec.deletion_protection),
-            FieldDiff::set("data_api", spec.data_api),
-            FieldDiff::set("master_username", &spec.master_username),
-            FieldDiff::set("master_password", "managed by RDS in Secrets Manager"),
-        ];
-        if spec.serverless.is_some() {
-            fields.push(FieldDiff::set("serverless_v2_acu", acu(spec.serverless)));
-        }
-        return Change::Create { fields };
-    };
-    if obs.engine != "aurora-postgresql" {
-        return refused(
-            format!("engine ({} -> aurora-postgresql)", obs.engine),
-            "changing the engine replaces the cluster and loses its data",
-        );
-    }
-    if obs.storage_encrypted != spec.storage_encrypted {
-        return refused(
-            format!(
-                "storage_encrypted ({} -> {})",
-                obs.storage_encrypted, spec.storage_encrypted
-            ),
-            "encryption is set when a cluster is created; restore an encrypted snapshot copy into a new cluster",
-        );
-    }
-    if let (Some(want), Some(have)) = (&spec.kms_key_id, &obs.kms_key_id) {
-        if want.starts_with("arn:") && have.starts_with("arn:") && want != have {
-            return refused(
-                format!("kms_key_id ({have} -> {want})"),
-                "the encryption key is set when a cluster is created",
-            );
-        }
-    }
-    if obs.master_username != spec.master_username {
-        return refused(
-            format!(
-                "master_username ({} -> {})",
-                obs.master_username, spec.master_username
-            ),
-            "the master user is fixed at creation",
-        );
-    }
-    if !obs.database_name.is_empty() && obs.database_name != spec.database_name {
-        return refused(
-            format!(
-                "database_name ({} -> {})",
-                obs.database_name, spec.database_name
-            ),
-            "the initial database is named at creation; create other databases with SQL",
-        );
-    }
-    if obs.subnet_group != spec.subnet_group {
-        return refused(
-            format!(
-                "subnet_group ({} -> {})",
-                obs.subnet_group, spec.subnet_group
-            ),
-            "moving a cluster to another DB subnet group is not done in place by Ironbark",
-        );
-    }
-    if let Err(reason) = instance::version_change(&obs.engine_version, &spec.engine_version) {
-        return refused(
-            format!(
-                "engine_version ({} -> {})",
-                obs.engine_version, spec.engine_version
-            ),
-            reason,
-        );
-    }
-    let mut fields = Vec::new();
-    let mut diff = |field: &str, old: String, new: String| {
-        if old != new {
-            fields.push(FieldDiff::new(field, Some(old), Some(new)));
-        }
-    };
-    diff(
-        "engine_version",
-        obs.engine_version.clone(),
-        spec.engine_version.clone(),
-    );
-    diff(
-        "serverless_v2_acu",
-        acu(obs.serverless),
-        acu(spec.serverless),
-    );
-    diff(
-        "backup_retention_days",
-        obs.backup_retention_days.to_string(),
-        spec.backup_retention_days.to_string(),
-    );
-    diff(
-        "backup_window",
-        obs.backup_window.clone(),
-        spec.backup_window.clone(),
-    );
-    diff(
-        "maintenance_window",
-        obs.maintenance_window.clone(),
-        spec.maintenance_window.clone(),
-    );
-    diff(
-        "iam_auth",
-        obs.iam_auth.to_string(),
-        spec.iam_auth.to_string(),
-    );
-    diff(
-        "deletion_protection",
-        obs.deletion_protection.to_string(),
-        spec.deletion_protection.to_string(),
-    );
-    let mut sgs = spec.security_group_ids.clone();
-    sgs.sort();
-    diff(
-        "security_group_ids",
-        obs.security_group_ids.join(","),
-        sgs.join(","),
-    );
-    if let Some(pg) = &spec.parameter_group {
-        diff("parameter_group", obs.parameter_group.clone(), pg.clone());
-    }
-    diff(
-        "data_api",
-        obs.data_api.to_string(),
-        spec.data_api.to_string(),
-    );
-    fields.extend(rds::tag_fields(tags, &obs.tags));
-    Change::update_if_any(fields)
-}
-
-fn observed_of(c: &DbCluster) -> ObservedCluster {
-    let mut security_group_ids: Vec<String> = c
-        .vpc_security_groups()
-        .iter()
-        .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
-        .collect();
-    security_group_ids.sort();
-    ObservedCluster {
-        identifier: c.db_cluster_identifier().unwrap_or_default().to_owned(),
-        arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
-        status: c.status().unwrap_or_default().to_owned(),
-        engine: c.engine().unwrap_or_default().to_owned(),
-        engine_version: c.engine_version().unwrap_or_default().to_owned(),
-        serverless: c
-            .serverless_v2_scaling_configuration()
-            .and_then(|s| Some((s.min_capacity()?, s.max_capacity()?))),
-        storage_encrypted: c.storage_encrypted().unwrap_or(false),
-        kms_key_id: c.kms_key_id().map(str::to_owned),
-        backup_retention_days: u8::try_from(c.backup_retention_period().unwrap_or(0))
-            .unwrap_or(u8::MAX),
-        backup_window: c.preferred_backup_window().unwrap_or_default().to_owned(),
-        maintenance_window: c
-            .preferred_maintenance_window()
-            .unwrap_or_default()
-            .to_owned(),
-        iam_auth: c.iam_database_authentication_enabled().unwrap_or(false),
-        deletion_protection: c.deletion_protection().unwrap_or(false),
-        subnet_group: c.db_subnet_group().unwrap_or_default().to_owned(),
-        security_group_ids,
-        parameter_group: c
-            .db_cluster_parameter_group()
-            .unwrap_or_default()
-            .to_owned(),
-        master_username: c.master_username().unwrap_or_default().to_owned(),
-        database_name: c.database_name().unwrap_or_default().to_owned(),
-        data_api: c.http_endpoint_enabled().unwrap_or(false),
-        master_secret_arn: c
-            .master_user_secret()
-            .and_then(|s| s.secret_arn())
-            .map(str::to_owned),
-        endpoint: c.endpoint().map(str::to_owned),
-        reader_endpoint: c.reader_endpoint().map(str::to_owned),
-        port: u16::try_from(c.port().unwrap_or(5432)).unwrap_or(5432),
-        members: c
-            .db_cluster_members()
-            .iter()
-            .filter_map(|m| {
-                Some((
-                    m.db_instance_identifier()?.to_owned(),
-                    m.is_cluster_writer().unwrap_or(false),
-                ))
-            })
-            .collect(),
-        tags: rds::tag_map(c.tag_list()),
-    }
-}
-
-/// Reads the cluster `identifier`; `None` when it does not exist.
-///
-/// # Errors
-/// [`DatabaseError::Aws`] when the call fails.
-pub async fn find_cluster(
-    ctx: &Context,
-    identifier: &str,
-) -> Result<Option<ObservedCluster>, DatabaseError> {
-    find(&rds::client(ctx), identifier).await
-}
-
-async fn find(
-    client: &aws_sdk_rds::Client,
-    identifier: &str,
-) -> Result<Option<ObservedCluster>, DatabaseError> {
-    match client
-        .describe_db_clusters()
-        .db_cluster_identifier(identifier)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_clusters().first().map(observed_of)),
-        Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => Ok(None),
-        Err(e) => Err(DatabaseError::aws("read", KIND, identifier)(e)),
-    }
-}
-
-async fn wait(
-    ctx: &Context,
-    logical_id: &str,
-    identifier: &str,
-    gone: bool,
-) -> Result<Option<ObservedCluster>, DatabaseError> {
-    let client = rds::client(ctx);
-    wait_for(
-        ctx.reporter().as_ref(),
-        logical_id,
-        &ctx.wait_policy(CLUSTER_TIMEOUT),
-        || async {
-            let found = find(&client, identifier).await?;
-            Ok::<_, DatabaseError>(match (found, gone) {
-                (None, true) => Poll::Ready(None),
-                (Some(o), true) => Poll::Pending(o.status),
-                (None, false) => Poll::Pending("not visible yet".into()),
-                (Some(o), false) => match rds::poll_status(&o.status) {
-                    Poll::Ready(()) => Poll::Ready(Some(o)),
-                    Poll::Failed(s) => Poll::Failed(s),
-                    Poll::Pending(s) => Poll::Pending(s),
-                },
-            })
-        },
-    )
-    .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: identifier.to_owned(),
-        source: Box::new(e),
-    })
-}
-
 /// The logical id of the cluster's `n`th instance (1 is the writer).
 #[must_use]
 pub fn instance_logical_id(cluster_logical_id: &str, n: usize) -> String {
@@ -447,8 +195,8 @@ fn instance_spec(spec: &ClusterSpec, cluster: &str, n: usize) -> InstanceSpec {
 /// after their cluster is `available`).
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a replacement (apply mode), [`DatabaseError::Aws`] and
-/// [`DatabaseError::Wait`] otherwise.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a replacement (apply mode), [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) otherwise.
 pub async fn ensure_cluster(
     ctx: &Context,
     spec: &ClusterSpec,
@@ -584,7 +332,7 @@ async fn create(
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(rds::is_already_exists) => Ok(()),
-        Err(e) => Err(DatabaseError::aws("create", KIND, id)(e)),
+        Err(e) => Err(DatabaseError::from(AwsError::new("create", KIND, id, e))),
     }
 }
 
@@ -649,7 +397,7 @@ async fn modify(
     if any {
         req.send()
             .await
-            .map_err(DatabaseError::aws("modify", KIND, id))?;
+            .map_err(AwsError::map("modify", KIND, id))?;
     }
     if obs.data_api != spec.data_api {
         if spec.data_api {
@@ -658,14 +406,14 @@ async fn modify(
                 .resource_arn(&obs.arn)
                 .send()
                 .await
-                .map_err(DatabaseError::aws("enable the Data API of", KIND, id))?;
+                .map_err(AwsError::map("enable the Data API of", KIND, id))?;
         } else {
             client
                 .disable_http_endpoint()
                 .resource_arn(&obs.arn)
                 .send()
                 .await
-                .map_err(DatabaseError::aws("disable the Data API of", KIND, id))?;
+                .map_err(AwsError::map("disable the Data API of", KIND, id))?;
         }
     }
     Ok(())
@@ -679,8 +427,8 @@ async fn modify(
 /// cluster is refused unless `allow_protected`.
 ///
 /// # Errors
-/// [`DatabaseError::Refused`] for a protected cluster, [`DatabaseError::Aws`] and
-/// [`DatabaseError::Wait`] otherwise.
+/// [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a protected cluster, [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) and
+/// [`ResourceError::Wait`](ironbark_core::reconcile::ResourceError::Wait) otherwise.
 pub async fn destroy_cluster(
     ctx: &Context,
     logical_id: &str,
@@ -735,7 +483,7 @@ pub async fn destroy_cluster(
                         .db_instance_identifier(&ident)
                         .send()
                         .await
-                        .map_err(DatabaseError::aws("delete", "DB instance", &ident))?;
+                        .map_err(AwsError::map("delete", "DB instance", &ident))?;
                 }
             }
         }
@@ -773,11 +521,7 @@ pub async fn destroy_cluster(
                 .apply_immediately(true)
                 .send()
                 .await
-                .map_err(DatabaseError::aws(
-                    "turn deletion protection off on",
-                    KIND,
-                    &id,
-                ))?;
+                .map_err(AwsError::map("turn deletion protection off on", KIND, &id))?;
         }
         let mut req = client.delete_db_cluster().db_cluster_identifier(&id);
         req = if opts.final_snapshot {
@@ -788,7 +532,7 @@ pub async fn destroy_cluster(
         match req.send().await {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => {}
-            Err(e) => return Err(DatabaseError::aws("delete", KIND, &id)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("delete", KIND, &id, e))),
         }
     }
     wait(ctx, logical_id, &id, true).await?;
@@ -816,101 +560,5 @@ async fn wait_members_gone(
         },
     )
     .await
-    .map_err(|e| DatabaseError::Wait {
-        kind: KIND,
-        name: identifier.to_owned(),
-        source: Box::new(e),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec() -> ClusterSpec {
-        ClusterSpec {
-            logical_id: "database/cluster".into(),
-            engine_version: "16.4".into(),
-            instance_class: "db.serverless".into(),
-            serverless: Some((0.5, 4.0)),
-            readers: 1,
-            storage_encrypted: true,
-            kms_key_id: None,
-            backup_retention_days: 7,
-            backup_window: "03:00-04:00".into(),
-            maintenance_window: "sun:04:30-sun:05:30".into(),
-            iam_auth: true,
-            deletion_protection: true,
-            subnet_group: "g".into(),
-            security_group_ids: vec!["sg-1".into()],
-            parameter_group: None,
-            master_username: "ironbark".into(),
-            database_name: "app".into(),
-            data_api: true,
-            performance_insights: true,
-            apply_immediately: true,
-        }
-    }
-
-    fn converged(tags: &Tags) -> ObservedCluster {
-        ObservedCluster {
-            status: "available".into(),
-            engine: "aurora-postgresql".into(),
-            engine_version: "16.4".into(),
-            serverless: Some((0.5, 4.0)),
-            storage_encrypted: true,
-            backup_retention_days: 7,
-            backup_window: "03:00-04:00".into(),
-            maintenance_window: "sun:04:30-sun:05:30".into(),
-            iam_auth: true,
-            deletion_protection: true,
-            subnet_group: "g".into(),
-            security_group_ids: vec!["sg-1".into()],
-            master_username: "ironbark".into(),
-            database_name: "app".into(),
-            data_api: true,
-            tags: tags.as_map().clone(),
-            ..ObservedCluster::default()
-        }
-    }
-
-    #[test]
-    fn acu_range_and_data_api_change_in_place() {
-        let tags = Tags::standard("p", "dev", "o", "c", "s");
-        let obs = converged(&tags);
-        assert_eq!(decide(&spec(), &tags, Some(&obs)), Change::NoOp);
-        let mut s = spec();
-        s.serverless = Some((1.0, 8.0));
-        s.data_api = false;
-        let Change::Update { fields } = decide(&s, &tags, Some(&obs)) else {
-            panic!("expected an update");
-        };
-        let shown: Vec<String> = fields
-            .iter()
-            .map(|f| format!("{}:{}", f.field, f.new.clone().unwrap_or_default()))
-            .collect();
-        assert_eq!(shown, ["serverless_v2_acu:1-8", "data_api:false"]);
-    }
-
-    #[test]
-    fn major_upgrade_and_encryption_are_refused() {
-        let tags = Tags::standard("p", "dev", "o", "c", "s");
-        let obs = converged(&tags);
-        let mut s = spec();
-        s.engine_version = "17.2".into();
-        assert!(
-            matches!(decide(&s, &tags, Some(&obs)), Change::Refused { field, .. } if field.starts_with("engine_version"))
-        );
-        let mut s = spec();
-        s.storage_encrypted = false;
-        assert!(
-            matches!(decide(&s, &tags, Some(&obs)), Change::Refused { field, .. } if field.starts_with("storage_encrypted"))
-        );
-        let mut s = spec();
-        s.engine_version = "16.6".into();
-        assert!(matches!(
-            decide(&s, &tags, Some(&obs)),
-            Change::Update { .. }
-        ));
-    }
+    .map_err(DatabaseError::wait(KIND, identifier))
 }

@@ -12,11 +12,19 @@ use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use ironbark_core::naming::NameRule;
-use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
+use ironbark_core::plan::{Change, ResourceChange};
 use ironbark_core::{Context, Event, Tags};
+
+use ironbark_core::reconcile::{self, AwsError, Status};
 
 use crate::error::DatabaseError;
 use crate::rds;
+
+mod diff;
+#[cfg(test)]
+mod tests;
+
+pub use diff::{decide, diff, ParameterChange, ParameterGroupDiff};
 
 /// Whether the group is for instances or for Aurora clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,61 +134,6 @@ pub fn name_of(ctx: &Context, logical_id: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn value_field(name: &str, value: &str, observed: Option<&ObservedParameter>) -> String {
-    if is_static(name, observed) {
-        format!("{value} (pending-reboot)")
-    } else {
-        value.to_owned()
-    }
-}
-
-/// The change for a parameter group. Pure.
-#[must_use]
-pub fn decide(
-    spec: &ParameterGroupSpec,
-    tags: &Tags,
-    observed: Option<&ObservedParameterGroup>,
-) -> Change {
-    let Some(obs) = observed else {
-        let mut fields = vec![FieldDiff::set("family", &spec.family)];
-        fields.extend(
-            spec.parameters
-                .iter()
-                .map(|(k, v)| FieldDiff::set(format!("parameters.{k}"), value_field(k, v, None))),
-        );
-        return Change::Create { fields };
-    };
-    if obs.family != spec.family {
-        return Change::Refused {
-            field: format!("family ({} -> {})", obs.family, spec.family),
-            reason: "a parameter group's family cannot change; it follows the engine's major version, and major upgrades are refused (upgrade by hand after testing, then deploy)".into(),
-        };
-    }
-    let mut fields = Vec::new();
-    for (k, v) in &spec.parameters {
-        let o = obs.parameters.get(k);
-        if o.map(|o| o.value.as_str()) != Some(v.as_str()) {
-            fields.push(FieldDiff::new(
-                format!("parameters.{k}"),
-                o.map(|o| o.value.clone()),
-                Some(value_field(k, v, o)),
-            ));
-        }
-    }
-    for (k, o) in &obs.parameters {
-        if !spec.parameters.contains_key(k) {
-            fields.push(FieldDiff::new(
-                format!("parameters.{k}"),
-                Some(&o.value),
-                Some("(engine default)"),
-            ));
-        }
-    }
-    // The description cannot change in place and is informative only: drift is ignored.
-    fields.extend(rds::tag_fields(tags, &obs.tags));
-    Change::update_if_any(fields)
-}
-
 async fn find(
     client: &aws_sdk_rds::Client,
     scope: Scope,
@@ -203,7 +156,7 @@ async fn find(
                 None => return Ok(None),
             },
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => return Ok(None),
-            Err(e) => return Err(DatabaseError::aws("read", kind, name)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("read", kind, name, e))),
         },
         Scope::Cluster => match client
             .describe_db_cluster_parameter_groups()
@@ -222,7 +175,7 @@ async fn find(
                 None => return Ok(None),
             },
             Err(e) if e.as_service_error().is_some_and(rds::is_not_found) => return Ok(None),
-            Err(e) => return Err(DatabaseError::aws("read", kind, name)(e)),
+            Err(e) => return Err(DatabaseError::from(AwsError::new("read", kind, name, e))),
         },
     };
     let mut parameters = BTreeMap::new();
@@ -237,7 +190,7 @@ async fn find(
                     .set_marker(marker.take())
                     .send()
                     .await
-                    .map_err(DatabaseError::aws("read the parameters of", kind, name))?;
+                    .map_err(AwsError::map("read the parameters of", kind, name))?;
                 marker = out.marker().map(str::to_owned);
                 out.parameters().to_vec()
             }
@@ -249,7 +202,7 @@ async fn find(
                     .set_marker(marker.take())
                     .send()
                     .await
-                    .map_err(DatabaseError::aws("read the parameters of", kind, name))?;
+                    .map_err(AwsError::map("read the parameters of", kind, name))?;
                 marker = out.marker().map(str::to_owned);
                 out.parameters().to_vec()
             }
@@ -278,7 +231,7 @@ async fn find(
         .resource_name(&arn)
         .send()
         .await
-        .map_err(DatabaseError::aws("read the tags of", kind, name))?;
+        .map_err(AwsError::map("read the tags of", kind, name))?;
     Ok(Some(ObservedParameterGroup {
         name: name.to_owned(),
         arn,
@@ -297,7 +250,7 @@ async fn find(
 /// A converged group costs three reads and no write.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails; [`DatabaseError::Refused`] for a family change
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails; [`ResourceError::Refused`](ironbark_core::reconcile::ResourceError::Refused) for a family change
 /// or a group of another stack.
 pub async fn ensure_parameter_group(
     ctx: &Context,
@@ -317,74 +270,50 @@ pub async fn ensure_parameter_group(
         }
     }
     let tags = ctx.tags_for(&spec.logical_id);
-    let change = decide(spec, &tags, observed.as_ref());
-    let mut reboot_required = Vec::new();
-    if let Change::Refused { field, reason } = &change {
-        if ctx.is_apply() {
-            return Err(DatabaseError::refused(
-                kind,
-                &name,
-                format!("{field}: {reason}"),
-            ));
+    let diff = diff(spec, &tags, observed.as_ref());
+    let change = reconcile::change_of(observed.is_some(), &diff, &Status::Ready);
+    rds::refuse_in_apply(ctx, kind, &name, &change)?;
+    let reboot_required = diff.reboot_required();
+    if ctx.is_apply() && change.is_change() {
+        if diff.create {
+            create(&client, spec, &name, &tags).await?;
         }
-    } else if change.is_change() {
-        let current = observed.as_ref().map(|o| &o.parameters);
-        let changed: Vec<(&String, &String)> = spec
-            .parameters
-            .iter()
-            .filter(|(k, v)| {
-                current.and_then(|c| c.get(*k)).map(|o| o.value.as_str()) != Some(v.as_str())
+        let method = |p: &ParameterChange| {
+            if p.is_static {
+                ApplyMethod::PendingReboot
+            } else {
+                ApplyMethod::Immediate
+            }
+        };
+        let (set, stale): (Vec<&ParameterChange>, Vec<&ParameterChange>) =
+            diff.parameters.iter().partition(|p| p.desired.is_some());
+        let set: Vec<Parameter> = set
+            .into_iter()
+            .map(|p| {
+                Parameter::builder()
+                    .parameter_name(&p.name)
+                    .set_parameter_value(p.desired.clone())
+                    .apply_method(method(p))
+                    .build()
             })
             .collect();
-        reboot_required = changed
-            .iter()
-            .filter(|(k, _)| is_static(k, current.and_then(|c| c.get(*k))))
-            .map(|(k, _)| (*k).clone())
+        for chunk in set.chunks(20) {
+            modify(&client, spec.scope, &name, chunk.to_vec()).await?;
+        }
+        let stale: Vec<Parameter> = stale
+            .into_iter()
+            .map(|p| {
+                Parameter::builder()
+                    .parameter_name(&p.name)
+                    .apply_method(method(p))
+                    .build()
+            })
             .collect();
-        if ctx.is_apply() {
-            if observed.is_none() {
-                create(&client, spec, &name, &tags).await?;
-            }
-            let params: Vec<Parameter> = changed
-                .iter()
-                .map(|(k, v)| {
-                    let method = if is_static(k, current.and_then(|c| c.get(*k))) {
-                        ApplyMethod::PendingReboot
-                    } else {
-                        ApplyMethod::Immediate
-                    };
-                    Parameter::builder()
-                        .parameter_name(*k)
-                        .parameter_value(*v)
-                        .apply_method(method)
-                        .build()
-                })
-                .collect();
-            for chunk in params.chunks(20) {
-                modify(&client, spec.scope, &name, chunk.to_vec()).await?;
-            }
-            if let Some(obs) = &observed {
-                let stale: Vec<Parameter> = obs
-                    .parameters
-                    .keys()
-                    .filter(|k| !spec.parameters.contains_key(*k))
-                    .map(|k| {
-                        let method = if is_static(k, obs.parameters.get(k)) {
-                            ApplyMethod::PendingReboot
-                        } else {
-                            ApplyMethod::Immediate
-                        };
-                        Parameter::builder()
-                            .parameter_name(k)
-                            .apply_method(method)
-                            .build()
-                    })
-                    .collect();
-                for chunk in stale.chunks(20) {
-                    reset(&client, spec.scope, &name, chunk.to_vec()).await?;
-                }
-                rds::apply_tags(&client, &obs.arn, &tags, &obs.tags, kind, &name).await?;
-            }
+        for chunk in stale.chunks(20) {
+            reset(&client, spec.scope, &name, chunk.to_vec()).await?;
+        }
+        if let Some(obs) = &observed {
+            rds::write_tags(&client, &obs.arn, &diff.tags, kind, &name).await?;
         }
     }
     ctx.report(Event::Done {
@@ -409,7 +338,8 @@ async fn create(
     name: &str,
     tags: &Tags,
 ) -> Result<(), DatabaseError> {
-    let result: Result<(), (bool, ironbark_core::BoxedSdkError)> = match spec.scope {
+    let kind = spec.scope.kind();
+    let result: Result<(), (bool, DatabaseError)> = match spec.scope {
         Scope::Instance => client
             .create_db_parameter_group()
             .db_parameter_group_name(name)
@@ -422,7 +352,7 @@ async fn create(
             .map_err(|e| {
                 (
                     e.as_service_error().is_some_and(rds::is_already_exists),
-                    e.into(),
+                    AwsError::new("create", kind, name, e).into(),
                 )
             }),
         Scope::Cluster => client
@@ -437,19 +367,14 @@ async fn create(
             .map_err(|e| {
                 (
                     e.as_service_error().is_some_and(rds::is_already_exists),
-                    e.into(),
+                    AwsError::new("create", kind, name, e).into(),
                 )
             }),
     };
     match result {
         // An interrupted run created it: the parameters are reconciled next.
         Ok(()) | Err((true, _)) => Ok(()),
-        Err((false, source)) => Err(DatabaseError::Aws {
-            action: "create",
-            kind: spec.scope.kind(),
-            name: name.to_owned(),
-            source,
-        }),
+        Err((false, source)) => Err(source),
     }
 }
 
@@ -468,7 +393,7 @@ async fn modify(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("modify the parameters of", kind, name)),
+            .map_err(|e| AwsError::new("modify the parameters of", kind, name, e).into()),
         Scope::Cluster => client
             .modify_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
@@ -476,7 +401,7 @@ async fn modify(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("modify the parameters of", kind, name)),
+            .map_err(|e| AwsError::new("modify the parameters of", kind, name, e).into()),
     }
 }
 
@@ -495,7 +420,7 @@ async fn reset(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("reset parameters of", kind, name)),
+            .map_err(|e| AwsError::new("reset parameters of", kind, name, e).into()),
         Scope::Cluster => client
             .reset_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
@@ -503,7 +428,7 @@ async fn reset(
             .send()
             .await
             .map(|_| ())
-            .map_err(DatabaseError::aws("reset parameters of", kind, name)),
+            .map_err(|e| AwsError::new("reset parameters of", kind, name, e).into()),
     }
 }
 
@@ -513,7 +438,7 @@ async fn reset(
 /// An absent group is a no-op; a group of another stack is left alone.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when a call fails.
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when a call fails.
 pub async fn destroy_parameter_group(
     ctx: &Context,
     logical_id: &str,
@@ -538,7 +463,7 @@ pub async fn destroy_parameter_group(
                 .map_err(|e| {
                     (
                         e.as_service_error().is_some_and(rds::is_not_found),
-                        e.into(),
+                        DatabaseError::from(AwsError::new("delete", kind, &name, e)),
                     )
                 }),
             Scope::Cluster => client
@@ -550,20 +475,13 @@ pub async fn destroy_parameter_group(
                 .map_err(|e| {
                     (
                         e.as_service_error().is_some_and(rds::is_not_found),
-                        e.into(),
+                        DatabaseError::from(AwsError::new("delete", kind, &name, e)),
                     )
                 }),
         };
         match result {
             Ok(()) | Err((true, _)) => {}
-            Err((false, source)) => {
-                return Err(DatabaseError::Aws {
-                    action: "delete",
-                    kind,
-                    name,
-                    source,
-                })
-            }
+            Err((false, source)) => return Err(source),
         }
     }
     Ok(ResourceChange {
@@ -572,102 +490,4 @@ pub async fn destroy_parameter_group(
         physical_id: Some(name),
         change,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(params: &[(&str, &str)]) -> ParameterGroupSpec {
-        ParameterGroupSpec {
-            logical_id: "database/parameters".into(),
-            scope: Scope::Instance,
-            family: "postgres16".into(),
-            description: "d".into(),
-            parameters: params
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
-    fn observed(params: &[(&str, &str, &str)], tags: &Tags) -> ObservedParameterGroup {
-        ObservedParameterGroup {
-            name: "n".into(),
-            arn: "arn".into(),
-            family: "postgres16".into(),
-            description: "d".into(),
-            parameters: params
-                .iter()
-                .map(|(k, v, t)| {
-                    (
-                        (*k).to_owned(),
-                        ObservedParameter {
-                            value: (*v).to_owned(),
-                            apply_type: Some((*t).to_owned()),
-                        },
-                    )
-                })
-                .collect(),
-            tags: tags.as_map().clone(),
-        }
-    }
-
-    #[test]
-    fn static_changes_say_pending_reboot_and_removed_ones_reset() {
-        let tags = Tags::standard("p", "dev", "o", "c", "s");
-        let obs = observed(
-            &[
-                ("log_min_duration_statement", "500", "dynamic"),
-                ("work_mem", "4096", "dynamic"),
-            ],
-            &tags,
-        );
-        let want = spec(&[
-            ("log_min_duration_statement", "1000"),
-            ("shared_preload_libraries", "pg_stat_statements"),
-        ]);
-        let Change::Update { fields } = decide(&want, &tags, Some(&obs)) else {
-            panic!("expected an update");
-        };
-        let text: Vec<String> = fields
-            .iter()
-            .map(|f| format!("{}={:?}->{:?}", f.field, f.old, f.new))
-            .collect();
-        assert_eq!(
-            text,
-            [
-                "parameters.log_min_duration_statement=Some(\"500\")->Some(\"1000\")",
-                "parameters.shared_preload_libraries=None->Some(\"pg_stat_statements (pending-reboot)\")",
-                "parameters.work_mem=Some(\"4096\")->Some(\"(engine default)\")",
-            ]
-        );
-    }
-
-    #[test]
-    fn family_change_is_refused_and_converged_is_noop() {
-        let tags = Tags::standard("p", "dev", "o", "c", "s");
-        let obs = observed(&[("work_mem", "4096", "dynamic")], &tags);
-        assert_eq!(
-            decide(&spec(&[("work_mem", "4096")]), &tags, Some(&obs)),
-            Change::NoOp
-        );
-        let mut next = spec(&[("work_mem", "4096")]);
-        next.family = "postgres17".into();
-        assert!(matches!(
-            decide(&next, &tags, Some(&obs)),
-            Change::Refused { field, .. } if field.starts_with("family")
-        ));
-    }
-
-    #[test]
-    fn apply_type_from_aws_wins_over_the_known_list() {
-        let dynamic = ObservedParameter {
-            value: "x".into(),
-            apply_type: Some("dynamic".into()),
-        };
-        assert!(!is_static("max_connections", Some(&dynamic)));
-        assert!(is_static("max_connections", None));
-        assert!(!is_static("work_mem", None));
-    }
 }

@@ -17,6 +17,8 @@ use ironbark_core::plan::{Change, FieldDiff, ResourceChange};
 use ironbark_core::Context;
 use secrecy::{ExposeSecret, SecretString};
 
+use ironbark_core::reconcile::AwsError;
+
 use crate::error::DatabaseError;
 use crate::executor::Executor;
 
@@ -354,7 +356,7 @@ pub fn scram_verifier(password: &SecretString) -> String {
 /// # Example
 /// ```no_run
 /// # async fn example(ctx: &ironbark_core::Context, exec: &ironbark_database::PgExecutor) -> Result<(), ironbark_database::DatabaseError> {
-/// use ironbark_database::role::{bedrock_user_grants, ensure_login_role, read_secret_string, BEDROCK_USER};
+/// use ironbark_database::login_role::{bedrock_user_grants, ensure_login_role, read_secret_string, BEDROCK_USER};
 /// let password = read_secret_string(ctx, "arn:aws:secretsmanager:us-east-1:123456789012:secret:kb").await?;
 /// let outcome = ensure_login_role(exec, BEDROCK_USER, &password, &bedrock_user_grants()).await?;
 /// assert!(!outcome.has_refusals());
@@ -372,11 +374,11 @@ pub async fn ensure_login_role<E: Executor>(
     match role {
         Change::Create { .. } => {
             if password.expose_secret().is_empty() {
-                return Err(DatabaseError::InvalidSpec {
-                    kind: "postgres_role",
-                    name: name.to_owned(),
-                    reason: "the password is empty".into(),
-                });
+                return Err(DatabaseError::invalid(
+                    "postgres_role",
+                    name.to_owned(),
+                    "the password is empty",
+                ));
             }
             let verifier = scram_verifier(password);
             // The verifier is base64 and `$:` only; no quote to escape.
@@ -423,7 +425,7 @@ pub async fn ensure_login_role<E: Executor>(
 /// field; any other secret string is the password as it is.
 ///
 /// # Errors
-/// [`DatabaseError::Aws`] when the secret cannot be read, [`DatabaseError::Missing`] when it
+/// [`ResourceError::Aws`](ironbark_core::reconcile::ResourceError::Aws) when the secret cannot be read, [`ResourceError::Missing`](ironbark_core::reconcile::ResourceError::Missing) when it
 /// has no string value (a binary secret). No error holds the value.
 pub async fn read_secret_string(
     ctx: &Context,
@@ -435,7 +437,7 @@ pub async fn read_secret_string(
         .secret_id(secret_arn)
         .send()
         .await
-        .map_err(DatabaseError::aws("read", "secret", secret_arn))?;
+        .map_err(AwsError::map("read", "secret", secret_arn))?;
     let raw = out
         .secret_string()
         .ok_or_else(|| DatabaseError::missing("secret", secret_arn, "SecretString"))?;
