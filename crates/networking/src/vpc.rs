@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::ec2::{self, Outcome};
 use crate::error::NetworkingError;
 
-const KIND: &str = "VPC";
+const KIND: &str = "vpc";
 
 /// The desired VPC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
