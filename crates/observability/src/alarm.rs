@@ -471,99 +471,64 @@ async fn put_composite(
     Ok(())
 }
 
-impl Resource for MetricAlarmSpec {
-    type Observed = ObservedAlarm;
-    type Diff = AlarmDiff;
-    type Output = String;
-    type Error = ObservabilityError;
-    const KIND: &'static str = METRIC;
-    const SERVICE: &'static str = "cloudwatch";
+/// Both alarm kinds are one reconciler: found by name, diffed over their settings, written
+/// by their put (an upsert of the whole definition); they differ in kind, settings and put.
+macro_rules! alarm_resource {
+    ($spec:ty, $kind:expr, $settings:path, $put:path) => {
+        impl Resource for $spec {
+            type Observed = ObservedAlarm;
+            type Diff = AlarmDiff;
+            type Output = String;
+            type Error = ObservabilityError;
+            const KIND: &'static str = $kind;
+            const SERVICE: &'static str = "cloudwatch";
 
-    fn logical_id(&self) -> &str {
-        &self.logical_id
-    }
-    fn name(&self, ctx: &Context) -> String {
-        name_of(ctx, &self.name)
-    }
-    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedAlarm>, ObservabilityError> {
-        find(&client(ctx), &self.name(ctx)).await
-    }
-    fn tags<'a>(&self, observed: &'a ObservedAlarm) -> Option<&'a BTreeMap<String, String>> {
-        Some(&observed.tags)
-    }
-    fn diff(&self, tags: &Tags, observed: Option<&ObservedAlarm>) -> AlarmDiff {
-        diff(&metric_settings(self), tags, observed)
-    }
-    async fn apply(
-        &self,
-        ctx: &Context,
-        tags: &Tags,
-        observed: Option<&ObservedAlarm>,
-        diff: &AlarmDiff,
-    ) -> Result<String, ObservabilityError> {
-        let name = self.name(ctx);
-        apply_alarm(
-            ctx,
-            METRIC,
-            &name,
-            tags,
-            observed,
-            diff,
-            put_metric(ctx, self, &name, tags),
-        )
-        .await
-    }
-    fn output(&self, _ctx: &Context, observed: &ObservedAlarm) -> String {
-        observed.arn.clone()
-    }
+            fn logical_id(&self) -> &str {
+                &self.logical_id
+            }
+            fn name(&self, ctx: &Context) -> String {
+                name_of(ctx, &self.name)
+            }
+            async fn observe(
+                &self,
+                ctx: &Context,
+            ) -> Result<Option<ObservedAlarm>, ObservabilityError> {
+                find(&client(ctx), &self.name(ctx)).await
+            }
+            fn tags<'a>(
+                &self,
+                observed: &'a ObservedAlarm,
+            ) -> Option<&'a BTreeMap<String, String>> {
+                Some(&observed.tags)
+            }
+            fn diff(&self, tags: &Tags, observed: Option<&ObservedAlarm>) -> AlarmDiff {
+                diff(&$settings(self), tags, observed)
+            }
+            async fn apply(
+                &self,
+                ctx: &Context,
+                tags: &Tags,
+                observed: Option<&ObservedAlarm>,
+                diff: &AlarmDiff,
+            ) -> Result<String, ObservabilityError> {
+                let name = self.name(ctx);
+                let put = $put(ctx, self, &name, tags);
+                apply_alarm(ctx, $kind, &name, tags, observed, diff, put).await
+            }
+            fn output(&self, _ctx: &Context, observed: &ObservedAlarm) -> String {
+                observed.arn.clone()
+            }
+        }
+    };
 }
 
-impl Resource for CompositeAlarmSpec {
-    type Observed = ObservedAlarm;
-    type Diff = AlarmDiff;
-    type Output = String;
-    type Error = ObservabilityError;
-    const KIND: &'static str = COMPOSITE;
-    const SERVICE: &'static str = "cloudwatch";
-
-    fn logical_id(&self) -> &str {
-        &self.logical_id
-    }
-    fn name(&self, ctx: &Context) -> String {
-        name_of(ctx, &self.name)
-    }
-    async fn observe(&self, ctx: &Context) -> Result<Option<ObservedAlarm>, ObservabilityError> {
-        find(&client(ctx), &self.name(ctx)).await
-    }
-    fn tags<'a>(&self, observed: &'a ObservedAlarm) -> Option<&'a BTreeMap<String, String>> {
-        Some(&observed.tags)
-    }
-    fn diff(&self, tags: &Tags, observed: Option<&ObservedAlarm>) -> AlarmDiff {
-        diff(&composite_settings(self), tags, observed)
-    }
-    async fn apply(
-        &self,
-        ctx: &Context,
-        tags: &Tags,
-        observed: Option<&ObservedAlarm>,
-        diff: &AlarmDiff,
-    ) -> Result<String, ObservabilityError> {
-        let name = self.name(ctx);
-        apply_alarm(
-            ctx,
-            COMPOSITE,
-            &name,
-            tags,
-            observed,
-            diff,
-            put_composite(ctx, self, &name, tags),
-        )
-        .await
-    }
-    fn output(&self, _ctx: &Context, observed: &ObservedAlarm) -> String {
-        observed.arn.clone()
-    }
-}
+alarm_resource!(MetricAlarmSpec, METRIC, metric_settings, put_metric);
+alarm_resource!(
+    CompositeAlarmSpec,
+    COMPOSITE,
+    composite_settings,
+    put_composite
+);
 
 /// Creates the metric alarm, or brings its definition and tags to the spec.
 ///
